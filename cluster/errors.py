@@ -5,10 +5,10 @@ class, prints it as one line (or one line per problem) and exits with the class'
 ``exit_code``; anything else is a bug and keeps its traceback.
 
 >>> from cluster.errors import Location, Problem, SpecError
->>> err = SpecError([Problem(Location("spec.yaml", 7), "priority 100 equals director02's",
-...                          fix="give the backup a lower priority, e.g. 50")])
+>>> err = SpecError([Problem(Location("spec.yaml", 7), "priority 100 is taken",
+...                          fix="use 50 for the backup")])
 >>> print(err)
-spec.yaml:7: error: priority 100 equals director02's (fix: give the backup a lower priority, e.g. 50)
+spec.yaml:7: error: priority 100 is taken (fix: use 50 for the backup)
 >>> err.exit_code
 3
 """

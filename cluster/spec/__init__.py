@@ -1,0 +1,21 @@
+"""The cluster spec: model, loading with line numbers, validation, and the built-in seed."""
+
+from cluster.spec.load import load_seed_spec, load_spec, read_spec
+from cluster.spec.model import (
+    ClusterSpec,
+    Director,
+    RealServer,
+    VirtualService,
+    VrrpInstance,
+)
+
+__all__ = [
+    "ClusterSpec",
+    "Director",
+    "RealServer",
+    "VirtualService",
+    "VrrpInstance",
+    "load_seed_spec",
+    "load_spec",
+    "read_spec",
+]
