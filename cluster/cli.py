@@ -8,17 +8,22 @@ Exit codes (also in ``cluster --help``):
 2     bad command-line usage (missing file, unknown node, bad value)
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
+5     a probe got no usable answer (refused, timeout, TLS failure, empty response)
 ====  =====================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from cluster import __version__
 from cluster.errors import ClusterError, InputError
+from cluster.probes.digest import PROTOCOLS
 
 EXIT_CODES = """exit codes:
   0  success (for lint: no error-level findings)
@@ -26,20 +31,117 @@ EXIT_CODES = """exit codes:
   2  bad command-line usage
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
+  5  a probe got no usable answer (refused, timeout, TLS failure, empty response)
 """
 
 Command = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad usage as one line naming the fix, not argparse's usage block plus the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"server should be an IP address, not {text!r}") from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: want 1-65535")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: want seconds > 0")
+    return value
+
+
+def _url(text: str) -> str:
+    # The url goes verbatim into the request line, so whitespace would forge another request.
+    if not text or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"invalid url {text!r}: want a path without spaces")
+    return text
+
+
+def _add_genhash(commands: argparse._SubParsersAction[_Parser]) -> None:
+    p = commands.add_parser(
+        "genhash",
+        help="print the MD5 digest keepalived's HTTP_GET/SSL_GET would compare",
+        description="Same options and digest as keepalived's genhash, but a failure to get "
+        "a page exits 5 with one line instead of exiting 0.",
+    )
+    p.add_argument("-s", "--server", type=_ip, required=True, help="IP address of the server")
+    p.add_argument("-p", "--port", type=_port, required=True)
+    p.add_argument("-u", "--url", type=_url, required=True, help="path to GET, e.g. /index.html")
+    p.add_argument("-S", "--use-ssl", action="store_true", help="TLS, without verification")
+    p.add_argument("-V", "--use-virtualhost", metavar="HOST", help="Host: header (default ip:port)")
+    p.add_argument("-I", "--use-sni", action="store_true", help="send the virtual host as SNI")
+    p.add_argument(
+        "-P",
+        "--protocol",
+        choices=PROTOCOLS,
+        default="1.0",
+        help="HTTP version; 1.0c adds 'Connection: close' (default 1.0)",
+    )
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        help="seconds for the connect and for each read (default 5)",
+    )
+    p.add_argument("-m", "--fwmark", type=int, help="firewall mark on the socket")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the status line, the headers and what was hashed",
+    )
+    p.set_defaults(run=_run_genhash)
+
+
+def _run_genhash(args: argparse.Namespace) -> int:
+    from cluster.probes.http import Target, genhash
+
+    target = Target(
+        server=args.server,
+        port=args.port,
+        url=args.url,
+        ssl=args.use_ssl,
+        virtualhost=args.use_virtualhost,
+        sni=args.use_sni,
+        protocol=args.protocol,
+        timeout=args.timeout,
+        fwmark=args.fwmark,
+    )
+    response = asyncio.run(genhash(target))
+    print("\n".join(response.describe() if args.verbose else [response.digest]))
+    for warning in response.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cluster",
         description="Set up, test and teach an LVS director pair with keepalived failover.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cluster {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_genhash(commands)
     return parser
 
 
