@@ -29,6 +29,8 @@ class RawServer:
     tls: ssl.SSLContext | None = None
     silent: bool = False
     """Accept and read, but never answer: a server slower than any timeout."""
+    eager: bool = False
+    """Answer at once without reading a request, as a plain server greeting a TLS client."""
     seen: list[Seen] = field(default_factory=list)
 
     def __enter__(self) -> RawServer:
@@ -67,7 +69,7 @@ class RawServer:
             if self.tls:
                 self.tls.sni_callback = lambda _s, name, _c: setattr(seen, "sni", name) or None
                 conn = self.tls.wrap_socket(conn, server_side=True)
-            while HEADER_END not in seen.request:
+            while not self.eager and HEADER_END not in seen.request:
                 data = conn.recv(4096)
                 if not data:
                     return
