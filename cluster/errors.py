@@ -105,3 +105,9 @@ class ProbeError(ClusterError):
     """
 
     exit_code = 5
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        """The cause alone ("refused", "timeout after 5 s connecting"), for a verdict that
+        already names the endpoint."""

@@ -115,21 +115,21 @@ def one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 def test_refused(capsys: pytest.CaptureFixture[str]) -> None:
     port = str(free_port())
     err = one_error_line(capsys, ["genhash", "-s", "127.0.0.1", "-p", port, "-u", "/"])
-    assert f"cannot connect to http://127.0.0.1:{port}/: connection refused" in err
+    assert f"cannot connect to http://127.0.0.1:{port}/: refused" in err
 
 
 def test_timeout(capsys: pytest.CaptureFixture[str]) -> None:
     with RawServer(b"", silent=True) as srv:
         argv = ["genhash", "-s", "127.0.0.1", "-p", str(srv.port), "-u", "/", "-t", "0.3"]
         err = one_error_line(capsys, argv)
-    assert "timed out after 0.3 s waiting for" in err
+    assert "timeout after 0.3 s waiting for data (0 bytes in)" in err
 
 
 def test_tls_failure(capsys: pytest.CaptureFixture[str]) -> None:
     with RawServer(b"SSH-2.0-OpenSSH_9.2\r\n", eager=True) as srv:
         argv = ["genhash", "-S", "-s", "127.0.0.1", "-p", str(srv.port), "-u", "/", "-t", "2"]
         err = one_error_line(capsys, argv)
-    assert "TLS handshake with https://127.0.0.1" in err
+    assert "TLS handshake failed (wrong version number)" in err
 
 
 @pytest.mark.parametrize(
