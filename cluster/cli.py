@@ -19,6 +19,7 @@ import asyncio
 import ipaddress
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from cluster import __version__
@@ -132,6 +133,40 @@ def _run_genhash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: want a whole number >= 1")
+    return int(text)
+
+
+def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
+    bench = commands.add_parser("bench", help="benchmarks that write JSON results")
+    kinds = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    p = kinds.add_parser(
+        "check",
+        help="time one round of TCP_CHECK and HTTP_GET against loopback endpoints",
+        description="Time one round of TCP_CHECKs, then one of HTTP_GETs with a digest, "
+        "against loopback listeners on 127.0.1.x served by a child process.",
+    )
+    p.add_argument("--endpoints", type=_positive, default=2000, help="default 2000")
+    p.add_argument("--ports-per-ip", type=_positive, default=100, help="default 100")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
+    p.set_defaults(run=_run_bench_check)
+
+
+def _run_bench_check(args: argparse.Namespace) -> int:
+    import json
+
+    from cluster.bench.check import run
+
+    text = json.dumps(run(args.endpoints, args.ports_per_ip), indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cluster",
@@ -142,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cluster {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_genhash(commands)
+    _add_bench(commands)
     return parser
 
 
