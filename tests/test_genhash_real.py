@@ -67,6 +67,7 @@ def test_no_data_is_an_error_not_silence(name: str, capsys: pytest.CaptureFixtur
         ("127.0.0.1", ("-P", "1.0c")),
         ("127.0.0.1", ("-P", "1.1")),
         ("127.0.0.1", ("-V", VHOST)),
+        ("127.0.0.1", ("-m", "7")),
         ("::1", ()),
     ],
 )
