@@ -8,21 +8,26 @@ Exit codes (also in ``cluster --help``):
 2     bad command-line usage (missing file, unknown node, bad value)
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
+5     a probe got no usable answer (refused, timeout, TLS failure, empty response)
 ====  =====================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from cluster import __version__, views
 from cluster.errors import ClusterError, InputError, ToolError, UsageError
 from cluster.files import write_atomic
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
+from cluster.probes.digest import PROTOCOLS
 from cluster.spec import load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
 
@@ -32,13 +37,143 @@ EXIT_CODES = """exit codes:
   2  bad command-line usage
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
+  5  a probe got no usable answer (refused, timeout, TLS failure, empty response)
 """
 
 Command = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad usage as one line naming the fix, not argparse's usage block plus the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"server should be an IP address, not {text!r}") from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: want 1-65535")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: want seconds > 0")
+    return value
+
+
+def _url(text: str) -> str:
+    # The url goes verbatim into the request line, so whitespace would forge another request.
+    if not text or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"invalid url {text!r}: want a path without spaces")
+    return text
+
+
+def _add_genhash(commands: argparse._SubParsersAction[_Parser]) -> None:
+    p = commands.add_parser(
+        "genhash",
+        help="print the MD5 digest keepalived's HTTP_GET/SSL_GET would compare",
+        description="Same options and digest as keepalived's genhash, but a failure to get "
+        "a page exits 5 with one line instead of exiting 0.",
+    )
+    p.add_argument("-s", "--server", type=_ip, required=True, help="IP address of the server")
+    p.add_argument("-p", "--port", type=_port, required=True)
+    p.add_argument("-u", "--url", type=_url, required=True, help="path to GET, e.g. /index.html")
+    p.add_argument("-S", "--use-ssl", action="store_true", help="TLS, without verification")
+    p.add_argument("-V", "--use-virtualhost", metavar="HOST", help="Host: header (default ip:port)")
+    p.add_argument("-I", "--use-sni", action="store_true", help="send the virtual host as SNI")
+    p.add_argument(
+        "-P",
+        "--protocol",
+        choices=PROTOCOLS,
+        default="1.0",
+        help="HTTP version; 1.0c adds 'Connection: close' (default 1.0)",
+    )
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        help="seconds for the connect and for each read (default 5)",
+    )
+    p.add_argument("-m", "--fwmark", type=int, help="firewall mark on the socket")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the status line, the headers and what was hashed",
+    )
+    p.set_defaults(run=_run_genhash)
+
+
+def _run_genhash(args: argparse.Namespace) -> int:
+    from cluster.probes.http import Target, genhash
+
+    target = Target(
+        server=args.server,
+        port=args.port,
+        url=args.url,
+        ssl=args.use_ssl,
+        virtualhost=args.use_virtualhost,
+        sni=args.use_sni,
+        protocol=args.protocol,
+        timeout=args.timeout,
+        fwmark=args.fwmark,
+    )
+    response = asyncio.run(genhash(target))
+    print("\n".join(response.describe() if args.verbose else [response.digest]))
+    for warning in response.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: want a whole number >= 1")
+    return int(text)
+
+
+def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
+    bench = commands.add_parser("bench", help="benchmarks that write JSON results")
+    kinds = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    p = kinds.add_parser(
+        "check",
+        help="time one round of TCP_CHECK and HTTP_GET against loopback endpoints",
+        description="Time one round of TCP_CHECKs, then one of HTTP_GETs with a digest, "
+        "against loopback listeners on 127.0.1.x served by a child process.",
+    )
+    p.add_argument("--endpoints", type=_positive, default=2000, help="default 2000")
+    p.add_argument("--ports-per-ip", type=_positive, default=100, help="default 100")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
+    p.set_defaults(run=_run_bench_check)
+
+
+def _run_bench_check(args: argparse.Namespace) -> int:
+    import json
+
+    from cluster.bench.check import run
+
+    text = json.dumps(run(args.endpoints, args.ports_per_ip), indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cluster",
         description="Set up, test and teach an LVS director pair with keepalived failover.",
         epilog=EXIT_CODES,
@@ -89,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the real `keepalived -t` on each file, in a scratch network "
         "namespace with the director's interfaces (needs root)",
     )
+    _add_genhash(commands)
+    _add_bench(commands)
     return parser
 
 

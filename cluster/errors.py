@@ -94,3 +94,20 @@ class ToolError(ClusterError):
     """An external program the kit drives (keepalived, nft, ipvsadm, ...) is missing or failed."""
 
     exit_code = 4
+
+
+class ProbeError(ClusterError):
+    """A probe got no usable answer: refused, unreachable, timed out, TLS failed, or empty.
+
+    Kept apart from :class:`ToolError` because the fault is in the server being probed, not
+    in the kit's tools; ``genhash`` itself prints such failures and still exits 0, which
+    hides a dead real server from a script, so ``cluster genhash`` exits with this code.
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        """The cause alone ("refused", "timeout after 5 s connecting"), for a verdict that
+        already names the endpoint."""
