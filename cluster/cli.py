@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import ipaddress
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -25,10 +26,13 @@ from typing import NoReturn
 from cluster import __version__, views
 from cluster.errors import ClusterError, InputError, ToolError, UsageError
 from cluster.files import write_atomic
+from cluster.keepalived.importer import import_keepalived_confs
+from cluster.keepalived.lint import lint_file
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
+from cluster.keepalived.syntax import parse_file
 from cluster.probes.digest import PROTOCOLS
-from cluster.spec import load_spec, read_spec
+from cluster.spec import dump_spec, load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
 
 EXIT_CODES = """exit codes:
@@ -224,6 +228,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the real `keepalived -t` on each file, in a scratch network "
         "namespace with the director's interfaces (needs root)",
     )
+    sub = command("lint", cmd_lint, "find mistakes in keepalived.conf files, each at file:line")
+    sub.add_argument("files", nargs="+", metavar="FILE", type=Path, help="keepalived.conf files")
+    sub.add_argument("--errors-only", action="store_true", help="hide warnings and notes")
+
+    sub = command("import", cmd_import, "turn keepalived.conf files into a cluster spec")
+    sub.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        type=Path,
+        help="one keepalived.conf per director, the master's first",
+    )
+    sub.add_argument("--name", default="imported", help="the spec's name (default: imported)")
+    sub.add_argument(
+        "-o",
+        "--output",
+        metavar="SPEC",
+        type=Path,
+        help="write the spec here instead of printing it",
+    )
+
     _add_genhash(commands)
     _add_bench(commands)
     return parser
@@ -268,6 +293,36 @@ def cmd_render(args: argparse.Namespace) -> int:
             if len(directors) > 1:
                 print(f"! ===== {director.name} =====")
             print(text, end="")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    problems = [p for path in args.files for p in lint_file(path)]
+    if args.errors_only:
+        problems = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        print(problem)
+    counts = Counter(p.severity for p in problems)
+    files = ", ".join(map(str, args.files))
+    print(
+        f"{files}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes",
+        file=sys.stderr,
+    )
+    return 1 if counts["error"] else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    spec, warnings = import_keepalived_confs(
+        [parse_file(path) for path in args.files], name=args.name
+    )
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    text = dump_spec(spec)
+    if args.output:
+        write_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
     return 0
 
 
