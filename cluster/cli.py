@@ -303,7 +303,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     counts = Counter(p.severity for p in problems)
-    files = ", ".join(map(str, args.files))
+    files = str(args.files[0]) if len(args.files) == 1 else f"{len(args.files)} files"
     print(
         f"{files}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes",
         file=sys.stderr,

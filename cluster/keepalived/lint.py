@@ -30,6 +30,7 @@ Only one file is seen at a time, so nothing here compares the two directors with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -274,6 +275,44 @@ def _check_virtual_servers(tree: ConfigTree) -> Iterator[Problem]:
         )
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_interface(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_addresses(tree: ConfigTree) -> Iterator[Problem]:
+    """Addresses and ports keepalived skips, with the whole block, when it cannot parse them."""
+    for block, node in _walk(tree.nodes):
+        if block == "vrrp_instance" and node.keyword == "virtual_ipaddress":
+            for entry in node.children or ():
+                if not _is_address(entry.keyword):
+                    yield _problem(
+                        entry,
+                        "bad-address",
+                        f"{entry.keyword!r} is not an IP address; keepalived skips "
+                        "this VIP (VRRP parsed invalid IP)",
+                        "write an address such as 192.168.0.174 or 192.168.0.174/32",
+                        severity="error",
+                    )
+        elif node.keyword in ("virtual_server", "real_server") and node.arg(0) not in (
+            "fwmark",
+            "group",
+        ):
+            address, port = node.arg(0), node.arg(1, "0")
+            if not _is_address(address) or not port.isdigit() or int(port) > 65535:
+                yield _problem(
+                    node,
+                    "bad-address",
+                    f"{node.keyword} {address} {port}: not an IP address and a port "
+                    "0-65535; keepalived skips the whole block",
+                    "write it as, e.g., 192.168.0.174 80",
+                    severity="error",
+                )
+
+
 def lint(tree: ConfigTree) -> list[Problem]:
     """Every problem in a parsed configuration, syntax first found, sorted by file and line."""
     global_defs = tree.find("global_defs")
@@ -282,6 +321,7 @@ def lint(tree: ConfigTree) -> list[Problem]:
         *_check_keywords(tree),
         *_check_sync_groups(tree),
         *_check_virtual_servers(tree),
+        *_check_addresses(tree),
     ]
     for instance in tree.find_all("vrrp_instance"):
         problems.extend(_check_instance(instance, global_defs))
