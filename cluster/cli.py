@@ -8,6 +8,7 @@ Exit codes (also in ``cluster --help``):
 2     bad command-line usage (missing file, unknown node, bad value)
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
+5     the lab could not be built, reached or torn down
 ====  =====================================================================
 """
 
@@ -26,6 +27,7 @@ EXIT_CODES = """exit codes:
   2  bad command-line usage
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
+  5  the lab could not be built, reached or torn down
 """
 
 Command = Callable[[argparse.Namespace], int]

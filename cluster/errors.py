@@ -94,3 +94,13 @@ class ToolError(ClusterError):
     """An external program the kit drives (keepalived, nft, ipvsadm, ...) is missing or failed."""
 
     exit_code = 4
+
+
+class LabError(ClusterError):
+    """The lab could not be built, reached or torn down: no guest kernel, a dead agent, a timeout.
+
+    Separate from :class:`ToolError` because the remedy differs: a lab error is fixed with
+    ``cluster lab down`` and another ``lab up``, not by installing or reconfiguring a program.
+    """
+
+    exit_code = 5
