@@ -185,6 +185,7 @@ class Agent:
         self.mode = mode
         self.on_poweroff = on_poweroff
         self.spawned: dict[int, subprocess.Popen[bytes]] = {}
+        self.spawn_info: dict[int, dict[str, Any]] = {}
         # reused threads: creating one per request costs milliseconds under UML
         self.pool = ThreadPoolExecutor(max_workers=64)
 
@@ -222,7 +223,16 @@ class Agent:
                 env={"PATH": PATH, "LC_ALL": "C"},
             )
         self.spawned[proc.pid] = proc
+        self.spawn_info[proc.pid] = {"pid": proc.pid, "ns": req.get("ns"), "argv": req["argv"],
+                                     "log": str(log)}
         return {"pid": proc.pid}
+
+    def op_ps(self, req: dict[str, Any]) -> list[dict[str, Any]]:
+        """The processes this agent spawned; ``returncode`` is None while one runs."""
+        return [
+            {**self.spawn_info[pid], "returncode": proc.poll()}
+            for pid, proc in self.spawned.items()
+        ]
 
     def op_signal(self, req: dict[str, Any]) -> dict[str, Any]:
         proc = self.spawned.get(req["pid"])

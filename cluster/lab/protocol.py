@@ -19,6 +19,7 @@ Operations (see :mod:`cluster.lab.agent` for the arguments of each):
 - ``ping``: the agent's pid, kernel and uptime; the cheapest round trip.
 - ``run``: run a program in a namespace and wait; returns ``rc``, ``stdout``, ``stderr``.
 - ``spawn``: start a long-lived program (a server, keepalived) with output to a log file.
+- ``ps``: the processes the agent spawned, with their exit status once they end.
 - ``signal``: send a signal to a process the agent spawned.
 - ``call``: run one of the agent's Python functions (netlink, files, sysctls) in a namespace.
 - ``poweroff``: stop the guest kernel (guest mode) or the agent (host mode).
@@ -32,7 +33,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, NotRequired, TypedDict
 
-Op = Literal["ping", "run", "spawn", "signal", "call", "poweroff"]
+Op = Literal["ping", "run", "spawn", "ps", "signal", "call", "poweroff"]
 
 
 class Request(TypedDict):

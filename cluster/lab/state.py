@@ -97,19 +97,31 @@ def alive(pid: int, mark: str) -> bool:
     return mark in cmdline(pid)
 
 
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def kill_group(pid: int, mark: str, grace: float = 2.0) -> bool:
-    """SIGTERM then SIGKILL the process group led by ``pid`` (UML's helpers share it)."""
-    if not alive(pid, mark):
+    """SIGTERM then SIGKILL the process group led by ``pid`` (UML's helpers share it).
+
+    Returns whether it was running. A process already exiting (empty command line, e.g. a
+    guest powering off) is waited for, so that "down" means gone.
+    """
+    line = cmdline(pid)
+    if not Path(f"/proc/{pid}").exists() or (line and mark not in line):
         return False
+    if not line:
+        return _wait_gone(pid, 5.0) or kill_group(pid, mark, grace)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            # an exiting process loses its cmdline before it is gone; wait for the pid itself
-            if not Path(f"/proc/{pid}").exists():
-                return True
-            time.sleep(0.02)
+        if _wait_gone(pid, wait):
+            return True
     return not alive(pid, mark)
 
 
