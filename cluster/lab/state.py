@@ -100,6 +100,9 @@ def alive(pid: int, mark: str) -> bool:
 def _wait_gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while Path(f"/proc/{pid}").exists():
+        # the relay is our child when the same Python booted the lab: reap it, not leave a zombie
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
@@ -116,7 +119,11 @@ def kill_group(pid: int, mark: str, grace: float = 2.0) -> bool:
     if not Path(f"/proc/{pid}").exists() or (line and mark not in line):
         return False
     if not line:
-        return _wait_gone(pid, 5.0) or kill_group(pid, mark, grace)
+        if _wait_gone(pid, 5.0):
+            return True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        return _wait_gone(pid, 2.0)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
