@@ -5,10 +5,10 @@ class, prints it as one line (or one line per problem) and exits with the class'
 ``exit_code``; anything else is a bug and keeps its traceback.
 
 >>> from cluster.errors import Location, Problem, SpecError
->>> err = SpecError([Problem(Location("spec.yaml", 7), "priority 100 equals director02's",
-...                          fix="give the backup a lower priority, e.g. 50")])
+>>> err = SpecError([Problem(Location("spec.yaml", 7), "priority 100 is taken",
+...                          fix="use 50 for the backup")])
 >>> print(err)
-spec.yaml:7: error: priority 100 equals director02's (fix: give the backup a lower priority, e.g. 50)
+spec.yaml:7: error: priority 100 is taken (fix: use 50 for the backup)
 >>> err.exit_code
 3
 """
@@ -96,6 +96,23 @@ class ToolError(ClusterError):
     exit_code = 4
 
 
+class ProbeError(ClusterError):
+    """A probe got no usable answer: refused, unreachable, timed out, TLS failed, or empty.
+
+    Kept apart from :class:`ToolError` because the fault is in the server being probed, not
+    in the kit's tools; ``genhash`` itself prints such failures and still exits 0, which
+    hides a dead real server from a script, so ``cluster genhash`` exits with this code.
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        """The cause alone ("refused", "timeout after 5 s connecting"), for a verdict that
+        already names the endpoint."""
+
+
 class LabError(ClusterError):
     """The lab could not be built, reached or torn down: no guest kernel, a dead agent, a timeout.
 
@@ -103,4 +120,4 @@ class LabError(ClusterError):
     ``cluster lab down`` and another ``lab up``, not by installing or reconfiguring a program.
     """
 
-    exit_code = 5
+    exit_code = 6

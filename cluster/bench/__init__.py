@@ -1,1 +1,1 @@
-"""Benchmarks that write JSON results, for the notes, the plots and the notebooks."""
+"""Benchmarks that write JSON results for the notes, plots and notebooks."""

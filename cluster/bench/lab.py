@@ -4,7 +4,7 @@ Targets from issue 3: ``lab up`` under 15 s with the guest boot, a trivial comma
 50 ms. Each round trip is timed from the caller, through the relay and the serial line in
 guest mode, so the figures are what a test or a notebook sees.
 
-Run it with ``cluster bench lab --out out/bench-lab.json`` (root; it takes a running lab
+Run it with ``cluster bench lab -o out/bench-lab.json`` (root; it takes a running lab
 down first, and leaves the lab up afterwards).
 """
 

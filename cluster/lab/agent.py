@@ -223,8 +223,12 @@ class Agent:
                 env={"PATH": PATH, "LC_ALL": "C"},
             )
         self.spawned[proc.pid] = proc
-        self.spawn_info[proc.pid] = {"pid": proc.pid, "ns": req.get("ns"), "argv": req["argv"],
-                                     "log": str(log)}
+        self.spawn_info[proc.pid] = {
+            "pid": proc.pid,
+            "ns": req.get("ns"),
+            "argv": req["argv"],
+            "log": str(log),
+        }
         return {"pid": proc.pid}
 
     def op_ps(self, req: dict[str, Any]) -> list[dict[str, Any]]:

@@ -66,19 +66,25 @@ def plan(topo: Topology) -> list[Step]:
             sysctls.append(("net.ipv4.ip_forward", "1"))
         if node.role == "director":
             # as in the article: a NAT director must not redirect real servers past itself
-            sysctls += [("net.ipv4.conf.all.send_redirects", "0"),
-                        ("net.ipv4.conf.default.send_redirects", "0")]
+            sysctls += [
+                ("net.ipv4.conf.all.send_redirects", "0"),
+                ("net.ipv4.conf.default.send_redirects", "0"),
+            ]
         steps.append(Step(node.name, tuple(lines), tuple(sysctls)))
     return steps
 
 
 def _run_step(agent: AgentClient, step: Step) -> None:
     result = agent.request(
-        "run", ns=step.ns, argv=["ip", "-force", "-batch", "-"],
-        input="\n".join(step.lines) + "\n", timeout=30,
+        "run",
+        ns=step.ns,
+        argv=["ip", "-force", "-batch", "-"],
+        input="\n".join(step.lines) + "\n",
+        timeout=30,
     )
     problems = [
-        line for line in result["stderr"].splitlines()
+        line
+        for line in result["stderr"].splitlines()
         if "File exists" not in line and not line.startswith("Command failed")
     ]
     if problems:
@@ -95,4 +101,3 @@ def build(agent: AgentClient, topo: Topology) -> None:
     with ThreadPoolExecutor(max_workers=len(nodes) + 1) as pool:
         for done in [pool.submit(_run_step, agent, s) for s in (switch, *nodes)]:
             done.result()
-

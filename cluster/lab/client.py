@@ -7,6 +7,7 @@ another.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
@@ -33,7 +34,8 @@ class AgentClient:
         self.reader.start()
 
     def _read(self) -> None:
-        with self.sock.makefile("rb") as rfile:
+        # a guest killed mid-call resets the connection: that ends the channel like EOF does
+        with contextlib.suppress(OSError), self.sock.makefile("rb") as rfile:
             for line in rfile:
                 msg = decode(line)
                 future = self.pending.pop(msg["id"], None)

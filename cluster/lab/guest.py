@@ -204,9 +204,7 @@ def boot(paths: Paths, state: LabState, progress: Progress = print) -> None:
         "quiet",
     ]
     env = {"TMPDIR": str(paths.tmp), "PATH": "/usr/bin:/bin"}
-    (paths.root / "guest.json").write_text(
-        json.dumps({"argv": argv, "env": env, "user": user})
-    )
+    (paths.root / "guest.json").write_text(json.dumps({"argv": argv, "env": env, "user": user}))
     state.mode, state.guest_user = "guest", user or "root"
     state.marks = {"relay": "cluster.lab.relay", "uml": str(uml.kernel)}
     progress(f"booting the UML guest ({uml.modules.name}) as host user {state.guest_user}")
@@ -223,8 +221,9 @@ def boot(paths: Paths, state: LabState, progress: Progress = print) -> None:
     _wait_ready(paths, state, relay, progress)
 
 
-def _wait_ready(paths: Paths, state: LabState, relay: subprocess.Popen[bytes],
-                progress: Progress) -> None:
+def _wait_ready(
+    paths: Paths, state: LabState, relay: subprocess.Popen[bytes], progress: Progress
+) -> None:
     """Show the guest's ``lab:`` console lines until the relay opens the agent socket."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     shown = 0
@@ -233,8 +232,9 @@ def _wait_ready(paths: Paths, state: LabState, relay: subprocess.Popen[bytes],
         if "uml" not in state.pids and uml_pid.exists():
             state.pids["uml"] = int(uml_pid.read_text())
             state.save(paths)
-        lines = paths.console.read_text(errors="replace").splitlines() if paths.console.exists() \
-            else []
+        lines = (
+            paths.console.read_text(errors="replace").splitlines() if paths.console.exists() else []
+        )
         for line in lines[shown:]:
             if line.startswith("lab: "):
                 progress(line.removeprefix("lab: "))

@@ -73,8 +73,13 @@ class Lab:
     # --- life cycle -------------------------------------------------------------------------
 
     @classmethod
-    def up(cls, topology: Topology | None = None, progress: Progress = _quiet,
-           mode: str = "auto", paths: Paths | None = None) -> Lab:
+    def up(
+        cls,
+        topology: Topology | None = None,
+        progress: Progress = _quiet,
+        mode: str = "auto",
+        paths: Paths | None = None,
+    ) -> Lab:
         """Boot (unless running) and build; idempotent. On failure nothing is left behind.
 
         ``mode`` is ``auto`` (host when its kernel has IPVS), ``host`` or ``guest``.
@@ -124,8 +129,10 @@ class Lab:
         state = LabState.load(paths) or LabState()
         removed: list[str] = []
         if paths.socket.exists():
-            with contextlib.suppress(LabError, OSError, TimeoutError), \
-                    AgentClient(paths.socket) as agent:
+            with (
+                contextlib.suppress(LabError, OSError, TimeoutError),
+                AgentClient(paths.socket) as agent,
+            ):
                 agent.request("poweroff", timeout=2)
                 removed.append("agent (powered off)")
         if state.mode == "host":
@@ -157,11 +164,11 @@ class Lab:
     def nodes(self) -> list[str]:
         return [ns for ns in self.state.namespaces if ns != "switch"]
 
-    def run(self, node: str, *argv: str, input: str | None = None,
-            timeout: float = 60) -> Result:
+    def run(self, node: str, *argv: str, input: str | None = None, timeout: float = 60) -> Result:
         """Run a program on ``node`` and wait for it."""
-        res = self.agent.request("run", ns=self._ns(node), argv=list(argv), input=input,
-                                 timeout=timeout)
+        res = self.agent.request(
+            "run", ns=self._ns(node), argv=list(argv), input=input, timeout=timeout
+        )
         return Result(node, argv, res["rc"], res["stdout"], res["stderr"])
 
     def sh(self, node: str, script: str, timeout: float = 60) -> Result:
@@ -186,8 +193,7 @@ class Lab:
 
     def call(self, node: str | None, fn: str, **kwargs: Any) -> Any:
         """One of the agent's Python functions (``links``, ``addresses``, ``routes``, ...)."""
-        return self.agent.request("call", ns=self._ns(node) if node else None, fn=fn,
-                                  kwargs=kwargs)
+        return self.agent.request("call", ns=self._ns(node) if node else None, fn=fn, kwargs=kwargs)
 
     def read_file(self, node: str, path: str) -> bytes:
         """A file as the node sees it (namespaces share the lab kernel's file system)."""
@@ -216,8 +222,9 @@ class Lab:
             "mode": self.state.mode,
             "kernel": info["kernel"],
             "guest_user": self.state.guest_user,
-            "pids": {k: v for k, v in self.state.pids.items()
-                     if alive(v, self.state.marks.get(k, k))},
+            "pids": {
+                k: v for k, v in self.state.pids.items() if alive(v, self.state.marks.get(k, k))
+            },
             "nodes": nodes,
             "services": self.services(),
         }
@@ -236,8 +243,9 @@ def _delete_host_namespaces(namespaces: list[str]) -> list[str]:
     for ns in namespaces:
         if not Path(f"/run/netns/{ns}").exists():
             continue
-        pids = subprocess.run([ip, "netns", "pids", ns], capture_output=True, text=True,
-                              check=False).stdout.split()
+        pids = subprocess.run(
+            [ip, "netns", "pids", ns], capture_output=True, text=True, check=False
+        ).stdout.split()
         if pids:
             subprocess.run(["kill", "-9", *pids], capture_output=True, check=False)
         subprocess.run([ip, "netns", "del", ns], capture_output=True, check=False)

@@ -8,10 +8,11 @@ Every node is a network namespace; every interface is one end of a veth pair who
 is a port of the segment's bridge. The bridges live in their own namespace (``switch``), so
 nothing of the lab ever touches the host's network, even in host mode.
 
-The seed cluster follows the 2007 article: directors with eth0 (external) and eth1 (internal),
-real servers that route only through the DIP. A router joins the client segment to the
-external one and knows no route to the internal segment, so a client reaches the VIP but not
-the real servers, as behind a real director pair.
+The topology is derived from the cluster spec (:func:`from_spec`), so the seed cluster comes
+out as in the 2007 article: directors with eth0 (external) and eth1 (internal), real servers
+that route only through the DIP. A router joins the client segment to the external one and
+knows no route to the internal segment, so a client reaches the VIP but not the real servers,
+as behind a real director pair.
 
 >>> topo = seed_topology()
 >>> [n.name for n in topo.nodes]
@@ -29,8 +30,12 @@ the real servers, as behind a real director pair.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from cluster.spec import ClusterSpec, load_seed_spec
 
 SWITCH = "switch"
 
@@ -112,7 +117,9 @@ class Topology:
         for index, node in enumerate(self.nodes):
             for iface in node.interfaces:
                 yield Link(
-                    node.name, iface.name, f"p{index}.{iface.name}",
+                    node.name,
+                    iface.name,
+                    f"p{index}.{iface.name}",
                     self.segment(iface.segment).bridge,
                 )
 
@@ -121,59 +128,127 @@ class Topology:
         return [SWITCH, *(n.name for n in self.nodes)]
 
 
-def seed_topology(clients: int = 1, sources: int = 4) -> Topology:
-    """The article's cluster, plus a router, ``clients`` clients with ``sources`` source
-    addresses each (to show persistence and source hashing) and the SMTP sink at 192.168.0.15.
+CLIENT_SUBNET = ipaddress.ip_network("203.0.113.0/24")  # TEST-NET-3: never routed anywhere
 
-    The client segment uses TEST-NET-3 (203.0.113.0/24), an address block that is never
-    routed, so a mistake cannot reach a real network.
+
+def _segment_of(address: IPv4Address, segments: dict[str, IPv4Network]) -> str:
+    for name, subnet in segments.items():
+        if address in subnet:
+            return name
+    raise ValueError(
+        f"{address} is in none of the directors' segments "
+        f"({', '.join(f'{n} {s}' for n, s in segments.items())})"
+    )
+
+
+def _free_host(subnet: IPv4Network, used: set[IPv4Address]) -> IPv4Address:
+    return next(h for h in subnet.hosts() if h not in used)
+
+
+def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4) -> Topology:
+    """The lab for ``spec``: its directors as written, a node per real server, the SMTP sink,
+    a router, and ``clients`` clients with ``sources`` source addresses each (to show
+    persistence and source hashing).
+
+    Segments and their subnets come from the directors' interfaces. Real servers sit on the
+    segment holding their address and route through the VRRP address there (the DIP). The
+    router takes the first free address of the segment that holds the first virtual service
+    (where clients come from) and gets no route to any other segment, so clients reach the
+    VIP but not the real servers. Clients live in TEST-NET-3, never routed anywhere.
     """
-    client_nodes = tuple(
+    subnets: dict[str, IPv4Network] = {}
+    for director in spec.directors:
+        for iface in director.interfaces:
+            for addr in iface.addresses:
+                subnets.setdefault(iface.segment, addr.network)
+    floating = [a.ip for inst in spec.vrrp.instances for a in inst.virtual_ipaddresses]
+    services = [vs for vs in spec.virtual_services if vs.address is not None]
+    if not services:
+        raise ValueError("the lab needs a virtual service with an address for clients to reach")
+    vip = services[0].address
+    front = _segment_of(vip, subnets)
+    used = {a.ip for d in spec.directors for i in d.interfaces for a in i.addresses}
+    used |= {*floating, *(rs.address for vs in services for rs in vs.real_servers)}
+    smtp = spec.notification.smtp_server if spec.notification else None
+    if smtp is not None:
+        used.add(smtp)
+    router_ip = _free_host(subnets[front], used)
+
+    def gateway(segment: str) -> str:
+        """The floating address on ``segment`` if there is one (the DIP), else the router."""
+        on_segment = [ip for ip in floating if ip in subnets[segment] and ip != vip]
+        return str(on_segment[0] if on_segment else router_ip)
+
+    def plug(segment: str, address: IPv4Address) -> Interface:
+        return Interface("eth0", segment, (f"{address}/{subnets[segment].prefixlen}",))
+
+    gw = CLIENT_SUBNET.network_address + 1
+    nodes: list[Node] = [
         Node(
             f"client{c}",
             "client",
-            (Interface("eth0", "client", tuple(
-                f"203.0.113.{10 * c + s}/24" for s in range(1, sources + 1))),),
-            (Route("default", "203.0.113.1"),),
+            (
+                Interface(
+                    "eth0",
+                    "client",
+                    tuple(
+                        f"{gw - 1 + 10 * c + s}/{CLIENT_SUBNET.prefixlen}"
+                        for s in range(1, sources + 1)
+                    ),
+                ),
+            ),
+            (Route("default", str(gw)),),
         )
         for c in range(1, clients + 1)
-    )
-    to_router = (Route("default", "192.168.0.1"),)
-    to_dip = (Route("default", "192.168.170.1"),)
-    nodes = (
-        *client_nodes,
+    ]
+    nodes.append(
         Node(
             "router",
             "router",
-            (Interface("eth0", "client", ("203.0.113.1/24",)),
-             Interface("eth1", "external", ("192.168.0.1/24",))),
+            (
+                Interface("eth0", "client", (f"{gw}/{CLIENT_SUBNET.prefixlen}",)),
+                Interface("eth1", front, (f"{router_ip}/{subnets[front].prefixlen}",)),
+            ),
             forwarding=True,
-        ),
-        Node(
-            "director01",
-            "director",
-            (Interface("eth0", "external", ("192.168.0.204/24",)),
-             Interface("eth1", "internal", ("192.168.170.179/24",))),
-            to_router,
-            forwarding=True,
-        ),
-        Node(
-            "director02",
-            "director",
-            (Interface("eth0", "external", ("192.168.0.176/24",)),
-             Interface("eth1", "internal", ("192.168.170.180/24",))),
-            to_router,
-            forwarding=True,
-        ),
-        Node("realserver1", "realserver", (Interface("eth0", "internal", ("192.168.170.25/24",)),),
-             to_dip),
-        Node("realserver2", "realserver", (Interface("eth0", "internal", ("192.168.170.35/24",)),),
-             to_dip),
-        Node("smtp", "smtp", (Interface("eth0", "external", ("192.168.0.15/24",)),), to_router),
+        )
     )
+    nodes += [
+        Node(
+            d.name,
+            "director",
+            tuple(
+                Interface(i.name, i.segment, tuple(str(a) for a in i.addresses))
+                for i in d.interfaces
+            ),
+            (Route("default", str(router_ip)),),
+            forwarding=True,
+        )
+        for d in spec.directors
+    ]
+    real = dict.fromkeys(rs.address for vs in services for rs in vs.real_servers)
+    for n, address in enumerate(real, 1):
+        segment = _segment_of(address, subnets)
+        nodes.append(
+            Node(
+                f"realserver{n}",
+                "realserver",
+                (plug(segment, address),),
+                (Route("default", gateway(segment)),),
+            )
+        )
+    if smtp is not None:
+        segment = _segment_of(smtp, subnets)
+        nodes.append(
+            Node("smtp", "smtp", (plug(segment, smtp),), (Route("default", str(router_ip)),))
+        )
     segments = (
-        Segment("client", "203.0.113.0/24"),
-        Segment("external", "192.168.0.0/24"),
-        Segment("internal", "192.168.170.0/24"),
+        Segment("client", str(CLIENT_SUBNET)),
+        *(Segment(name, str(net)) for name, net in subnets.items()),
     )
-    return Topology(nodes, segments, vip="192.168.0.174", dip="192.168.170.1")
+    back = _segment_of(next(iter(real)), subnets) if real else front
+    return Topology(tuple(nodes), segments, vip=str(vip), dip=gateway(back))
+
+
+def seed_topology(clients: int = 1, sources: int = 4) -> Topology:
+    """The lab for the built-in seed spec (the 2007 article's cluster)."""
+    return from_spec(load_seed_spec(), clients, sources)

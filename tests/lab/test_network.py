@@ -25,8 +25,9 @@ def serve(lab: Lab, node: str, port: int, body: str) -> int:
     """A trivial HTTP server; waits until it listens, since Python starts slowly in a guest."""
     root = f"/run/www-{node}-{port}"
     lab.write_file(node, f"{root}/index.html", body)
-    pid = lab.spawn(node, ["python3", "-m", "http.server", "-d", root, str(port)],
-                    name=f"http{port}")
+    pid = lab.spawn(
+        node, ["python3", "-m", "http.server", "-d", root, str(port)], name=f"http{port}"
+    )
     for _ in range(200):
         if f":{port} " in lab.run(node, "ss", "-Hltn").stdout:
             return pid

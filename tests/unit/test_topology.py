@@ -32,8 +32,9 @@ def test_nothing_routes_clients_to_the_internal_segment() -> None:
     internal = ipaddress.ip_network(topo.segment("internal").subnet)
     router = topo.node("router")
     assert not any(i.segment == "internal" for i in router.interfaces)
-    assert not any(r.dst != "default" and ipaddress.ip_network(r.dst).overlaps(internal)
-                   for r in router.routes)
+    assert not any(
+        r.dst != "default" and ipaddress.ip_network(r.dst).overlaps(internal) for r in router.routes
+    )
     assert router.routes == ()  # no default either: unknown destinations are unreachable
 
 

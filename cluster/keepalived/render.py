@@ -1,0 +1,218 @@
+"""Render one keepalived.conf per director from the cluster spec.
+
+As the 2007 article notes, the directors' files differ only in ``state``, ``router_id`` and
+``priority``; everything else comes from the shared spec, so the pair cannot drift apart.
+The output uses today's keywords (``lvs_sched``/``lvs_method``, ``retry``) and the
+script-security settings that work on Debian (``enable_script_security`` with
+``script_user root``, as Debian ships no ``keepalived_script`` user).
+
+>>> from cluster.spec import load_seed_spec
+>>> conf = render_keepalived_conf(load_seed_spec(), "director02")
+>>> [line.strip() for line in conf.splitlines() if "state" in line or "priority" in line]
+['state BACKUP', 'priority 50', 'state BACKUP', 'priority 50']
+>>> "nb_get_retry" in conf or "nat_mask" in conf
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from cluster.errors import UsageError
+from cluster.spec.model import (
+    Check,
+    ClusterSpec,
+    Director,
+    Notify,
+    RealServer,
+    VirtualService,
+    VrrpInstance,
+)
+
+INDENT = "  "
+
+
+class Block:
+    """A keepalived.conf block being built: ``keyword args {`` ... ``}``."""
+
+    def __init__(self, head: str) -> None:
+        self.head = head
+        self.items: list[str | Block] = []
+
+    def add(self, keyword: str, *args: object) -> Block:
+        self.items.append(" ".join([keyword, *map(str, args)]))
+        return self
+
+    def block(self, head: str) -> Block:
+        child = Block(head)
+        self.items.append(child)
+        return child
+
+    def list_block(self, head: str, words: Iterable[object]) -> None:
+        child = self.block(head)
+        for word in words:
+            child.add(str(word))
+
+    def lines(self, depth: int = 0) -> Iterator[str]:
+        yield f"{INDENT * depth}{self.head} {{"
+        for item in self.items:
+            if isinstance(item, Block):
+                yield from item.lines(depth + 1)
+            else:
+                yield f"{INDENT * (depth + 1)}{item}"
+        yield f"{INDENT * depth}}}"
+
+
+def render_keepalived_conf(spec: ClusterSpec, director_name: str) -> str:
+    """The complete keepalived.conf for one director of ``spec``."""
+    director = spec.director(director_name)
+    if director is None:
+        names = ", ".join(d.name for d in spec.directors)
+        raise UsageError(f"no director {director_name!r} in spec {spec.name!r}; use one of {names}")
+    blocks = [_global_defs(spec, director)]
+    blocks += [
+        _sync_group(group.name, group.instances, group.notify) for group in spec.vrrp.sync_groups
+    ]
+    blocks += [_vrrp_instance(spec, director, instance) for instance in spec.vrrp.instances]
+    if spec.ipvs == "keepalived":
+        blocks += [_virtual_server(service) for service in spec.virtual_services]
+    header = [
+        f"! keepalived.conf for {director.name} of cluster {spec.name!r}.",
+        "! Rendered by `cluster render`; change the spec and render again rather than edit.",
+    ]
+    if spec.ipvs == "direct":
+        header.append("! ipvs: direct -- `cluster apply` programs IPVS; keepalived does VRRP only.")
+    body = "\n\n".join("\n".join(block.lines()) for block in blocks)
+    return "\n".join(header) + "\n\n" + body + "\n"
+
+
+def _global_defs(spec: ClusterSpec, director: Director) -> Block:
+    block = Block("global_defs")
+    block.add("router_id", director.router_id)
+    if spec.notification is not None:
+        mail = spec.notification
+        if mail.email:
+            block.list_block("notification_email", mail.email)
+        if mail.email_from:
+            block.add("notification_email_from", mail.email_from)
+        block.add("smtp_server", mail.smtp_server)
+        block.add("smtp_connect_timeout", mail.smtp_connect_timeout)
+        block.add("smtp_alert")
+    # Scripts stay runnable and keepalived -t stays quiet only with both lines on Debian.
+    block.add("enable_script_security")
+    block.add("script_user", "root")
+    return block
+
+
+def _sync_group(name: str, instances: list[str], notify: Notify) -> Block:
+    block = Block(f"vrrp_sync_group {name}")
+    block.list_block("group", instances)
+    _add_notify(block, notify)
+    return block
+
+
+def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance) -> Block:
+    # The master is decided by priority; "state" is only where each director starts.
+    # keepalived clears a MASTER start with nopreempt or AH auth, and -t says so.
+    is_master = (
+        director is spec.master()
+        and not instance.nopreempt
+        and (instance.auth is None or instance.auth.type != "AH")
+    )
+    block = Block(f"vrrp_instance {instance.name}")
+    block.add("state", "MASTER" if is_master else "BACKUP")
+    block.add("interface", instance.interface)
+    block.add("virtual_router_id", instance.virtual_router_id)
+    block.add("priority", director.priority)
+    block.add("advert_int", _number(instance.advert_int))
+    if instance.version == 3:
+        block.add("version", 3)
+    if instance.nopreempt:
+        block.add("nopreempt")
+    if instance.auth is not None:
+        auth = block.block("authentication")
+        auth.add("auth_type", instance.auth.type)
+        auth.add("auth_pass", instance.auth.password)
+    if instance.track_interfaces:
+        block.list_block("track_interface", instance.track_interfaces)
+    block.list_block("virtual_ipaddress", instance.virtual_ipaddresses)
+    _add_notify(block, instance.notify)
+    return block
+
+
+def _virtual_server(service: VirtualService) -> Block:
+    head = (
+        f"virtual_server fwmark {service.fwmark}"
+        if service.fwmark is not None
+        else f"virtual_server {service.address} {service.port}"
+    )
+    block = Block(head)
+    block.add("delay_loop", _number(service.delay_loop))
+    block.add("lvs_sched", service.scheduler)
+    for flag in service.scheduler_flags:
+        block.add(flag)
+    block.add("lvs_method", service.forwarding)
+    if service.fwmark is None:  # the mark already selected the packets; keepalived warns
+        block.add("protocol", service.protocol)
+    if service.persistence is not None:
+        block.add("persistence_timeout", service.persistence.timeout)
+        if service.persistence.netmask is not None:
+            block.add("persistence_granularity", service.persistence.netmask)
+    if service.quorum is not None:
+        block.add("quorum", service.quorum)
+    if service.virtualhost:
+        block.add("virtualhost", service.virtualhost)
+    for server in service.real_servers:
+        block.items.append(_real_server(server))
+    return block
+
+
+def _real_server(server: RealServer) -> Block:
+    port = "" if server.port is None else f" {server.port}"
+    block = Block(f"real_server {server.address}{port}")
+    block.add("weight", server.weight)
+    if server.check is not None:
+        block.items.append(_check(server.check))
+    return block
+
+
+def _check(check: Check) -> Block:
+    block = Block(check.type)
+    for url in check.urls:
+        url_block = block.block("url")
+        url_block.add("path", url.path)
+        if url.digest:
+            url_block.add("digest", url.digest.lower())
+        if url.status_code is not None:
+            url_block.add("status_code", url.status_code)
+    block.add("connect_timeout", _number(check.connect_timeout))
+    if check.connect_port is not None:
+        block.add("connect_port", check.connect_port)
+    if check.retry is not None:
+        block.add("retry", check.retry)
+    if check.delay_before_retry is not None:
+        block.add("delay_before_retry", _number(check.delay_before_retry))
+    if check.delay_loop is not None:
+        block.add("delay_loop", _number(check.delay_loop))
+    if check.virtualhost:
+        block.add("virtualhost", check.virtualhost)
+    return block
+
+
+def _add_notify(block: Block, notify: Notify) -> None:
+    for state in ("master", "backup", "fault", "stop"):
+        script = getattr(notify, state)
+        if script:
+            block.add(f"notify_{state}", _quoted(script))
+    if notify.any:
+        block.add("notify", _quoted(notify.any))
+
+
+def _number(value: float) -> str:
+    """keepalived reads ``5`` and ``0.1``; Python would print ``5.0``."""
+    return f"{value:g}"
+
+
+def _quoted(script: str) -> str:
+    """A script with arguments is one quoted word to keepalived."""
+    return f'"{script}"' if " " in script else script

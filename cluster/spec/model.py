@@ -1,0 +1,340 @@
+"""The cluster spec: one declarative description of an LVS director pair and its services.
+
+These classes are the single model that every other part reads: the keepalived renderer, the
+firewall and sysctl renderers, the IPVS table, the lab topology. They only check what a value
+can be on its own (types, ranges, formats); rules that relate several parts of a cluster, such
+as "the two directors' priorities differ", live in :mod:`cluster.spec.validate` so that each
+can report the right file:line.
+
+Names follow keepalived.conf where an operator would look them up there (``virtual_router_id``,
+``advert_int``, ``delay_loop``, ``connect_timeout``, ``retry``), and plain words elsewhere
+(``scheduler`` for ``lvs_sched``, ``forwarding`` for ``lvs_method``).
+
+>>> from cluster.spec.model import VirtualService
+>>> vs = VirtualService(name="web", address="192.0.2.10", port=80, scheduler="wrr",
+...                     real_servers=[{"address": "10.0.0.5", "weight": 3}])
+>>> vs.endpoint, vs.forwarding, vs.real_servers[0].port
+('192.0.2.10:80', 'NAT', 80)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
+
+
+def _parse_with(parse: Callable[[object], object], what: str) -> Callable[[object], object]:
+    """One clear message per bad address, instead of one per member of an IPv4|IPv6 union."""
+
+    def parse_value(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not {what}")
+        try:
+            return parse(value)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            raise ValueError(f"{value!r} is not {what}") from None
+
+    return parse_value
+
+
+_as_text = PlainSerializer(str, return_type=str)
+IPAddress = Annotated[
+    ipaddress.IPv4Address | ipaddress.IPv6Address,
+    PlainValidator(_parse_with(ipaddress.ip_address, "an IP address, such as 192.0.2.1")),
+    _as_text,
+]
+IPInterface = Annotated[
+    ipaddress.IPv4Interface | ipaddress.IPv6Interface,
+    PlainValidator(
+        _parse_with(ipaddress.ip_interface, "an address with its prefix, such as 192.0.2.1/24")
+    ),
+    _as_text,
+]
+IPNetwork = Annotated[
+    ipaddress.IPv4Network | ipaddress.IPv6Network,
+    PlainValidator(_parse_with(ipaddress.ip_network, "a network, such as 192.0.2.0/24")),
+    _as_text,
+]
+
+#: The IPVS schedulers of a current kernel; "twos" is newer than the kernels we test on.
+SCHEDULERS = (
+    "rr",
+    "wrr",
+    "lc",
+    "wlc",
+    "fo",
+    "ovf",
+    "lblc",
+    "lblcr",
+    "dh",
+    "sh",
+    "sed",
+    "nq",
+    "mh",
+    "twos",
+)
+Scheduler = Literal[
+    "rr", "wrr", "lc", "wlc", "fo", "ovf", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "twos"
+]
+#: Flags that only the source-hashing schedulers read (ipvsadm -b).
+SchedulerFlag = Literal["sh-fallback", "sh-port", "mh-fallback", "mh-port"]
+Forwarding = Literal["NAT", "DR", "TUN"]
+Protocol = Literal["TCP", "UDP", "SCTP"]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Digest = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")]
+#: A duration; written back as ``5`` rather than ``5.0``, as an operator would write it.
+Seconds = Annotated[float, PlainSerializer(lambda v: int(v) if v == int(v) else v)]
+StatusCodes = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    Field(pattern=r"^[1-5][0-9]{2}(-[1-5][0-9]{2})?( +[1-5][0-9]{2}(-[1-5][0-9]{2})?)*$"),
+]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
+
+
+class Model(BaseModel):
+    """Base of all spec classes: immutable, and unknown keys are errors, so typos surface."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Interface(Model):
+    """A director's network interface and the segment (L2 network) it is plugged into."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,15}$")]
+    segment: Name
+    addresses: list[IPInterface] = []
+
+
+class Director(Model):
+    """One load balancer. Its ``priority`` decides which director is VRRP master."""
+
+    name: Name
+    router_id: Name
+    priority: Annotated[int, Field(ge=1, le=255)]
+    interfaces: list[Interface]
+
+    def interface(self, name: str) -> Interface | None:
+        return next((i for i in self.interfaces if i.name == name), None)
+
+
+class Auth(Model):
+    """VRRPv2 authentication. RFC 3768 dropped it and VRRPv3 has none; see the concepts page."""
+
+    type: Literal["PASS", "AH"]
+    password: Annotated[str, Field(min_length=1, max_length=8)]
+
+
+class Notify(Model):
+    """Scripts keepalived runs on a VRRP state change (each gets state and priority appended)."""
+
+    master: str | None = None
+    backup: str | None = None
+    fault: str | None = None
+    stop: str | None = None
+    any: str | None = None
+
+
+class VrrpInstance(Model):
+    """One VRRP router: a set of virtual addresses that moves between the directors."""
+
+    name: Name
+    interface: str
+    virtual_router_id: Annotated[int, Field(ge=1, le=255)]
+    advert_int: Annotated[Seconds, Field(ge=0.01, le=255)] = 1.0
+    version: Annotated[int, Field(ge=2, le=3)] = 2
+    auth: Auth | None = None
+    virtual_ipaddresses: Annotated[list[IPInterface], Field(min_length=1)]
+    track_interfaces: list[str] = []
+    nopreempt: bool = False
+    notify: Notify = Notify()
+
+
+class SyncGroup(Model):
+    """Instances that change state together, so the VIP and the DIP stay on one director."""
+
+    name: Name
+    instances: Annotated[list[str], Field(min_length=1)]
+    notify: Notify = Notify()
+
+
+class Vrrp(Model):
+    instances: list[VrrpInstance] = []
+    sync_groups: list[SyncGroup] = []
+
+
+class Url(Model):
+    """A page an HTTP_GET/SSL_GET check fetches; it passes on the digest and/or the status.
+
+    ``status_code`` is keepalived's: codes and ranges, such as ``200-299 503``. Without it,
+    any 2xx status passes.
+    """
+
+    path: str = "/"
+    digest: Digest | None = None
+    status_code: StatusCodes | None = None
+
+    def accepts(self, status: int) -> bool:
+        """Whether keepalived's checker would count this HTTP status as up."""
+        ranges = [
+            (int(a), int(b or a))
+            for a, _, b in (part.partition("-") for part in (self.status_code or "200-299").split())
+        ]
+        return any(low <= status <= high for low, high in ranges)
+
+
+class Check(Model):
+    """A keepalived health checker for one real server."""
+
+    type: Literal["TCP_CHECK", "HTTP_GET", "SSL_GET"]
+    connect_timeout: Annotated[Seconds, Field(gt=0)] = 5
+    connect_port: Port | None = None
+    retry: Annotated[int, Field(ge=0)] | None = None
+    delay_before_retry: Annotated[Seconds, Field(ge=0)] | None = None
+    delay_loop: Annotated[Seconds, Field(gt=0)] | None = None
+    virtualhost: str | None = None
+    urls: list[Url] = []
+
+    @model_validator(mode="after")
+    def _urls_match_type(self) -> Check:
+        if self.type == "TCP_CHECK" and self.urls:
+            raise ValueError("TCP_CHECK takes no urls; use HTTP_GET or SSL_GET to fetch a page")
+        if self.type != "TCP_CHECK" and not self.urls:
+            raise ValueError(f"{self.type} needs at least one url with a digest or status_code")
+        return self
+
+
+class RealServer(Model):
+    """A machine behind the director. ``port`` defaults to the virtual service's port.
+
+    Behind a fwmark service a real server has no port: each packet keeps its own.
+    """
+
+    address: IPAddress
+    port: Port | None = None
+    weight: Annotated[int, Field(ge=0, le=65535)] = 1
+    check: Check | None = None
+
+
+class Persistence(Model):
+    """Send one client to the same real server for ``timeout`` seconds (ipvsadm -p)."""
+
+    timeout: Annotated[int, Field(ge=1)] = 300
+    netmask: IPAddress | None = None
+
+
+class VirtualService(Model):
+    """An IPVS virtual service: VIP:port (or a firewall mark) and the real servers behind it."""
+
+    name: Name
+    address: IPAddress | None = None
+    port: Port | None = None
+    fwmark: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] | None = None
+    protocol: Protocol = "TCP"
+    scheduler: Scheduler = "wlc"
+    scheduler_flags: list[SchedulerFlag] = []
+    forwarding: Forwarding = "NAT"
+    persistence: Persistence | None = None
+    quorum: Annotated[int, Field(ge=1)] | None = None
+    virtualhost: str | None = None
+    delay_loop: Annotated[Seconds, Field(gt=0)] = 60
+    real_servers: list[RealServer] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_real_server_ports(cls, data: object) -> object:
+        """A real server's port defaults to the service's, as in ``ipvsadm -a -r IP``."""
+        if isinstance(data, dict) and isinstance(data.get("real_servers"), list):
+            port = data.get("port")
+            data = dict(data)
+            data["real_servers"] = [
+                {**rs, "port": rs.get("port", port)} if isinstance(rs, dict) else rs
+                for rs in data["real_servers"]
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VirtualService:
+        if self.fwmark is None and (self.address is None or self.port is None):
+            raise ValueError("give either address and port, or fwmark")
+        if self.fwmark is not None and (self.address is not None or self.port is not None):
+            raise ValueError("a fwmark service has no address or port; the mark selects packets")
+        if self.fwmark is not None and any(rs.port is not None for rs in self.real_servers):
+            raise ValueError(
+                "real servers of a fwmark service keep each packet's own port; remove their port"
+            )
+        if self.forwarding != "NAT" and any(
+            rs.port != self.port for rs in self.real_servers if self.port is not None
+        ):
+            raise ValueError(
+                f"{self.forwarding} forwarding cannot change the port; only NAT "
+                "rewrites packets, so give real servers the service's port"
+            )
+        return self
+
+    @property
+    def endpoint(self) -> str:
+        """How ipvsadm names the service: ``IP:port``, ``[IPv6]:port`` or ``FWM n``."""
+        if self.fwmark is not None:
+            return f"FWM {self.fwmark}"
+        if isinstance(self.address, ipaddress.IPv6Address):
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
+
+
+class Notification(Model):
+    """Where keepalived mails state changes and real servers coming and going."""
+
+    email: list[str] = []
+    email_from: str | None = None
+    smtp_server: IPAddress
+    smtp_connect_timeout: Annotated[int, Field(ge=1)] = 30
+
+
+class AllowRule(Model):
+    """An extra port the director's firewall opens on its external side."""
+
+    port: Port
+    protocol: Literal["tcp", "udp"] = "tcp"
+    sources: list[IPNetwork] = []
+
+
+class Firewall(Model):
+    """What the directors' firewalls let in besides the services, VRRP and NAT forwarding."""
+
+    backend: Literal["nftables", "iptables"] = "nftables"
+    ssh_port: Port = 22
+    ssh_sources: list[IPNetwork] = []
+    allow: list[AllowRule] = []
+
+
+class ClusterSpec(Model):
+    """A whole director cluster; load it with :func:`cluster.spec.load_spec`."""
+
+    name: Name
+    description: str = ""
+    #: Who programs the IPVS table: keepalived's checkers, or ``cluster apply`` over netlink.
+    ipvs: Literal["keepalived", "direct"] = "keepalived"
+    directors: Annotated[list[Director], Field(min_length=1)]
+    vrrp: Vrrp = Vrrp()
+    virtual_services: list[VirtualService] = []
+    notification: Notification | None = None
+    firewall: Firewall = Firewall()
+
+    def director(self, name: str) -> Director | None:
+        return next((d for d in self.directors if d.name == name), None)
+
+    def master(self) -> Director:
+        """The director that starts as VRRP master: the highest priority wins the election."""
+        return max(self.directors, key=lambda d: d.priority)

@@ -1,0 +1,310 @@
+"""Rules that relate several parts of a cluster spec: the checks a reviewer would make.
+
+Each rule is a small generator of :class:`Problem`; :func:`validate_spec` runs them all, so
+adding a rule is adding one function to ``RULES``. A rule finds the line of what it blames
+through ``locate``, a function from a path in the spec (``("directors", 1, "priority")``) to a
+:class:`Location`, so the rules never see YAML.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+
+from cluster.errors import Location, Problem
+from cluster.spec.model import ClusterSpec
+
+Locate = Callable[[Sequence[str | int]], Location]
+Rule = Callable[[ClusterSpec, Locate], Iterator[Problem]]
+
+
+def validate_spec(spec: ClusterSpec, locate: Locate) -> list[Problem]:
+    """Every problem found by every rule, in file order."""
+    return sorted((p for rule in RULES for p in rule(spec, locate)), key=lambda p: p.location)
+
+
+def _unique_names(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    groups: list[tuple[str, list[str]]] = [
+        ("directors", [d.name for d in spec.directors]),
+        ("vrrp.instances", [i.name for i in spec.vrrp.instances]),
+        ("vrrp.sync_groups", [g.name for g in spec.vrrp.sync_groups]),
+        ("virtual_services", [v.name for v in spec.virtual_services]),
+    ]
+    for where, names in groups:
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                path = [*where.split("."), index, "name"]
+                yield Problem(
+                    locate(path),
+                    f"{where} name {name!r} is used twice",
+                    fix="give each one its own name",
+                )
+    ids = [d.router_id for d in spec.directors]
+    for index, router_id in enumerate(ids):
+        if ids.index(router_id) != index:
+            yield Problem(
+                locate(["directors", index, "router_id"]),
+                f"router_id {router_id!r} is used by two directors",
+                fix="router_id names the director in mails and logs; make it unique",
+            )
+
+
+def _priorities(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    by_priority: defaultdict[int, list[int]] = defaultdict(list)
+    for index, director in enumerate(spec.directors):
+        by_priority[director.priority].append(index)
+    for priority, indexes in by_priority.items():
+        for index in indexes[1:]:
+            other = spec.directors[indexes[0]].name
+            yield Problem(
+                locate(["directors", index, "priority"]),
+                f"priority {priority} equals {other}'s, so the election falls to the higher "
+                "IP address and the master is an accident of addressing",
+                fix="give the intended backup a lower priority, e.g. 50",
+            )
+    for index, director in enumerate(spec.directors):
+        if director.priority == 255:
+            yield Problem(
+                locate(["directors", index, "priority"]),
+                "priority 255 is reserved for the owner of the virtual addresses",
+                fix="use 254 or less; the VIPs are not this director's own addresses",
+            )
+
+
+def _instance_interfaces(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """Every director must have every interface an instance uses or tracks."""
+    for i, instance in enumerate(spec.vrrp.instances):
+        used: list[tuple[list[str | int], str]] = [(["interface"], instance.interface)]
+        used += [
+            (["track_interfaces", n], name) for n, name in enumerate(instance.track_interfaces)
+        ]
+        for key, name in used:
+            path = ["vrrp", "instances", i, *key]
+            if key[0] == "track_interfaces" and name == instance.interface:
+                yield Problem(
+                    locate(path),
+                    f"{instance.name} already watches its own interface {name}; "
+                    "keepalived ignores this entry and `keepalived -t` exits 5",
+                    fix="track only the director's other links",
+                )
+            for director in spec.directors:
+                if director.interface(name) is None:
+                    yield Problem(
+                        locate(path),
+                        f"{instance.name} uses interface {name}, which {director.name} "
+                        "does not have",
+                        fix=f"add {name} to {director.name}'s interfaces or use one of "
+                        f"{', '.join(x.name for x in director.interfaces)}",
+                    )
+
+
+def _vips_on_subnet(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """A VIP outside its interface's subnets has no route to the clients that should use it."""
+    for i, instance in enumerate(spec.vrrp.instances):
+        for j, vip in enumerate(instance.virtual_ipaddresses):
+            for director in spec.directors:
+                interface = director.interface(instance.interface)
+                if interface is None or not interface.addresses:
+                    continue
+                if not any(vip.ip in a.network for a in interface.addresses):
+                    nets = ", ".join(str(a.network) for a in interface.addresses)
+                    yield Problem(
+                        locate(["vrrp", "instances", i, "virtual_ipaddresses", j]),
+                        f"VIP {vip.ip} is outside {director.name}'s {interface.name} subnet {nets}",
+                        fix=f"pick an address in {nets}, or put the instance on the interface "
+                        "that faces the VIP's clients",
+                    )
+
+
+def _router_ids_per_segment(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """Two VRRP routers with one virtual_router_id on one segment fight over one MAC address."""
+    seen: dict[tuple[str, int], str] = {}
+    for i, instance in enumerate(spec.vrrp.instances):
+        segments = {
+            iface.segment
+            for d in spec.directors
+            if (iface := d.interface(instance.interface)) is not None
+        }
+        for segment in sorted(segments):
+            key = (segment, instance.virtual_router_id)
+            if key in seen and seen[key] != instance.name:
+                yield Problem(
+                    locate(["vrrp", "instances", i, "virtual_router_id"]),
+                    f"virtual_router_id {instance.virtual_router_id} is already used by "
+                    f"{seen[key]} on segment {segment}",
+                    fix="give every VRRP instance on a segment its own id (1-255)",
+                )
+            seen.setdefault(key, instance.name)
+
+
+def _advert_int(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    for i, instance in enumerate(spec.vrrp.instances):
+        where = locate(["vrrp", "instances", i, "advert_int"])
+        if instance.version == 2 and instance.advert_int != int(instance.advert_int):
+            yield Problem(
+                where,
+                f"VRRPv2 counts advert_int in whole seconds; "
+                f"{instance.advert_int} would be rounded up",
+                fix="use version: 3 for sub-second adverts, or a whole number",
+            )
+        if instance.version == 3 and (
+            instance.advert_int > 40.95
+            or round(instance.advert_int * 100) != instance.advert_int * 100
+        ):
+            yield Problem(
+                where,
+                f"VRRPv3 advert_int is 0.01 to 40.95 s in steps of 0.01, not {instance.advert_int}",
+                fix="round it to centiseconds, at most 40.95",
+            )
+        if instance.version == 3 and instance.auth is not None:
+            yield Problem(
+                locate(["vrrp", "instances", i, "auth"]),
+                "VRRPv3 has no authentication",
+                fix="remove auth; filter VRRP with the firewall, which the rendered rule sets do",
+            )
+
+
+def _sync_groups(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    known = {instance.name for instance in spec.vrrp.instances}
+    membership: Counter[str] = Counter()
+    for g, group in enumerate(spec.vrrp.sync_groups):
+        for k, name in enumerate(group.instances):
+            membership[name] += 1
+            if name not in known:
+                yield Problem(
+                    locate(["vrrp", "sync_groups", g, "instances", k]),
+                    f"sync group {group.name} names unknown instance {name!r}",
+                    fix=f"use one of {', '.join(sorted(known)) or '(none defined)'}",
+                )
+            elif membership[name] == 2:
+                yield Problem(
+                    locate(["vrrp", "sync_groups", g, "instances", k]),
+                    f"instance {name} is in two sync groups",
+                    fix="an instance can follow only one group",
+                )
+        if len(group.instances) == 1:
+            yield Problem(
+                locate(["vrrp", "sync_groups", g]),
+                f"sync group {group.name} has one instance and syncs nothing",
+                severity="warning",
+                fix="add the instance it must move with",
+            )
+
+
+def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    vips = {vip.ip for inst in spec.vrrp.instances for vip in inst.virtual_ipaddresses}
+    endpoints: dict[tuple[str, str], str] = {}
+    director_nets = [a.network for d in spec.directors for i in d.interfaces for a in i.addresses]
+    for v, service in enumerate(spec.virtual_services):
+        here = ["virtual_services", v]
+        key = (service.protocol, service.endpoint)
+        if key in endpoints:
+            yield Problem(
+                locate([*here, "port" if service.port else "fwmark"]),
+                f"{service.protocol} {service.endpoint} is already "
+                f"virtual service {endpoints[key]}",
+                fix="merge the two services",
+            )
+        endpoints.setdefault(key, service.name)
+        if service.address is not None and vips and service.address not in vips:
+            yield Problem(
+                locate([*here, "address"]),
+                f"{service.address} is not a VRRP virtual address, so it stays put "
+                "when the directors fail over",
+                severity="warning",
+                fix="add it to a vrrp instance's virtual_ipaddresses",
+            )
+        for f, flag in enumerate(service.scheduler_flags):
+            if not flag.startswith(service.scheduler + "-"):
+                yield Problem(
+                    locate([*here, "scheduler_flags", f]),
+                    f"{flag} is read only by the {flag[:2]} scheduler, not {service.scheduler}",
+                    fix=f"remove it or use scheduler: {flag[:2]}",
+                )
+        if (
+            service.persistence
+            and service.persistence.netmask is not None
+            and (
+                service.address is not None
+                and service.persistence.netmask.version != service.address.version
+            )
+        ):
+            yield Problem(
+                locate([*here, "persistence", "netmask"]),
+                "the persistence netmask is not of the service's address family",
+                fix="use a mask such as 255.255.255.0 (IPv4) or 64 (IPv6)",
+            )
+        if service.quorum is not None and service.quorum > sum(
+            rs.weight for rs in service.real_servers
+        ):
+            yield Problem(
+                locate([*here, "quorum"]),
+                f"quorum {service.quorum} exceeds the real servers' total weight, so "
+                "the service is never up",
+                fix="lower the quorum",
+            )
+        seen: set[tuple[str, int | None]] = set()
+        for r, server in enumerate(service.real_servers):
+            rs_key = (str(server.address), server.port)
+            if rs_key in seen:
+                yield Problem(
+                    locate([*here, "real_servers", r]),
+                    f"real server {server.address}:{server.port} is listed twice",
+                    fix="list each real server once; use weight for a bigger share",
+                )
+            seen.add(rs_key)
+            if (
+                service.forwarding == "NAT"
+                and director_nets
+                and not any(server.address in net for net in director_nets)
+            ):
+                yield Problem(
+                    locate([*here, "real_servers", r, "address"]),
+                    f"NAT real server {server.address} is on no director subnet, so "
+                    "its replies would not come back through the director",
+                    fix="put it on the internal segment, behind the DIP",
+                )
+            if server.check is None:
+                yield Problem(
+                    locate([*here, "real_servers", r]),
+                    f"real server {server.address} has no health check, so keepalived "
+                    "keeps sending clients to it when it is down",
+                    severity="warning",
+                    fix="add a check (TCP_CHECK at least)",
+                )
+
+
+def _notification(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    if spec.notification is not None and not spec.notification.email:
+        yield Problem(
+            locate(["notification"]),
+            "notification has an smtp_server but no email",
+            severity="warning",
+            fix="add 'email: [admin@example.org]'",
+        )
+
+
+def _ipv6_vips_need_v3(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    for i, instance in enumerate(spec.vrrp.instances):
+        has_v6 = any(isinstance(v, ipaddress.IPv6Interface) for v in instance.virtual_ipaddresses)
+        if has_v6 and instance.version == 2:
+            yield Problem(
+                locate(["vrrp", "instances", i, "version"]),
+                "VRRPv2 carries only IPv4 addresses",
+                fix="use version: 3 for IPv6",
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    _unique_names,
+    _priorities,
+    _instance_interfaces,
+    _vips_on_subnet,
+    _router_ids_per_segment,
+    _advert_int,
+    _sync_groups,
+    _virtual_services,
+    _notification,
+    _ipv6_vips_need_v3,
+)
