@@ -10,6 +10,7 @@ down first, and leaves the lab up afterwards).
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -55,7 +56,13 @@ def bench_lab(mode: str = "auto", progress: Progress = print, n: int = 30) -> di
         results = {
             "mode": lab.state.mode,
             "guest_user": lab.state.guest_user,
-            "host": {"kernel": platform.release(), "python": platform.python_version()},
+            "host": {
+                "kernel": platform.release(),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                # other work on the host slows the guest's process starts: keep the context
+                "loadavg_1m": os.getloadavg()[0],
+            },
             "lab_up_s": round(up_s, 2),
             "agent_ping": _summary(_time(lambda: lab.agent.request("ping"), n)),
             "agent_run_true": _summary(_time(lambda: lab.run("client1", "true").check(), n)),

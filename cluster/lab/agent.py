@@ -21,7 +21,9 @@ import argparse
 import base64
 import contextlib
 import ctypes
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -78,6 +80,17 @@ def in_netns(ns: str | None) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(home)
+
+
+@functools.lru_cache(maxsize=256)
+def _which(program: str) -> str:
+    """Resolve a bare program name once: exec's PATH walk costs a failed lookup per directory,
+    and each one crosses hostfs in the guest."""
+    return shutil.which(program, path=PATH) or program
+
+
+def _argv(argv: list[str]) -> list[str]:
+    return [_which(argv[0]) if "/" not in argv[0] else argv[0], *argv[1:]]
 
 
 def _text(data: bytes) -> str:
@@ -200,7 +213,7 @@ class Agent:
     def op_run(self, req: dict[str, Any]) -> dict[str, Any]:
         with in_netns(req.get("ns")):
             done = subprocess.run(
-                req["argv"],
+                _argv(req["argv"]),
                 input=(req.get("input") or "").encode(),
                 capture_output=True,
                 timeout=req.get("timeout"),
@@ -215,7 +228,7 @@ class Agent:
         log.parent.mkdir(parents=True, exist_ok=True)
         with in_netns(req.get("ns")), log.open("ab") as out:
             proc = subprocess.Popen(
-                req["argv"],
+                _argv(req["argv"]),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

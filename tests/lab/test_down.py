@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from cluster.errors import LabError
 from cluster.lab import Lab
 from cluster.lab.state import Paths, cmdline
+from cluster.lab.topology import Route, seed_topology
 
 
 def leftovers(paths: Paths, pids: list[int]) -> list[str]:
@@ -44,3 +46,12 @@ def test_down_leaves_nothing(crash: str) -> None:
     lab.close()
     Lab.down()
     assert leftovers(paths, pids) == []
+
+
+def test_failed_up_says_why_and_leaves_nothing() -> None:
+    topo = seed_topology()
+    broken = replace(topo.node("smtp"), routes=(Route("default", "10.9.9.9"),))
+    topo = replace(topo, nodes=tuple(broken if n.name == "smtp" else n for n in topo.nodes))
+    with pytest.raises(LabError, match=r"building smtp failed: .*(gateway|unreachable)"):
+        Lab.up(topo)
+    assert leftovers(Paths(), []) == []
