@@ -20,8 +20,11 @@ def leftovers(paths: Paths, pids: list[int]) -> list[str]:
     found = [str(d) for d in (paths.root, paths.tmp) if d.exists()]
     found += [f"pid {p}: {cmdline(p)}" for p in pids if Path(f"/proc/{p}").exists()]
     found += [m for m in Path("/proc/mounts").read_text().splitlines() if "lvs-cluster" in m]
+    ours = set(seed_topology().namespaces)  # other tools may hold scratch namespaces meanwhile
     netns = Path("/run/netns")
-    found += [f"netns {n.name}" for n in netns.iterdir()] if netns.is_dir() else []
+    found += (
+        [f"netns {n.name}" for n in netns.iterdir() if n.name in ours] if netns.is_dir() else []
+    )
     return found
 
 
