@@ -9,6 +9,7 @@ Exit codes (also in ``cluster --help``):
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
 5     a probe got no usable answer (refused, timeout, TLS failure, empty response)
+6     the lab could not be built, reached or torn down
 ====  =====================================================================
 """
 
@@ -42,6 +43,7 @@ EXIT_CODES = """exit codes:
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
   5  a probe got no usable answer (refused, timeout, TLS failure, empty response)
+  6  the lab could not be built, reached or torn down
 """
 
 Command = Callable[[argparse.Namespace], int]
@@ -161,6 +163,17 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--ports-per-ip", type=_positive, default=100, help="default 100")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=_run_bench_check)
+    p = kinds.add_parser(
+        "lab",
+        help="time lab up (guest boot included) and the lab agent's round trips",
+        description="Take any lab down, time `lab up` from nothing, then time the agent's "
+        "round trips: a ping, a trivial command, and netlink dumps in a lab namespace. "
+        "Leaves the lab up. Needs root.",
+    )
+    p.add_argument("--mode", choices=["auto", "host", "guest"], default="auto")
+    p.add_argument("-n", type=_positive, default=30, help="round trips of each kind (default 30)")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
+    p.set_defaults(run=_run_bench_lab)
 
 
 def _run_bench_check(args: argparse.Namespace) -> int:
@@ -174,6 +187,113 @@ def _run_bench_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _run_bench_lab(args: argparse.Namespace) -> int:
+    import json
+
+    from cluster.bench.lab import bench_lab
+
+    text = json.dumps(bench_lab(args.mode, _progress, args.n), indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_lab(commands: argparse._SubParsersAction[_Parser]) -> None:
+    lab = commands.add_parser("lab", help="the whole cluster in namespaces on this machine")
+    actions = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "up",
+        help="boot (if needed) and build the lab; idempotent",
+        description="Build one network namespace per host of the spec, plus clients, a router "
+        "and the SMTP sink, in the host kernel if it has IPVS, else in a User-Mode Linux guest.",
+    )
+    p.add_argument(
+        "spec",
+        nargs="?",
+        metavar="SPEC",
+        help="cluster spec (YAML); default: the built-in seed cluster",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["auto", "host", "guest"],
+        default="auto",
+        help="auto (default): host namespaces when the host kernel has IPVS",
+    )
+    p.add_argument("--clients", type=_positive, default=1, help="client nodes (default 1)")
+    p.set_defaults(run=cmd_lab_up)
+    p = actions.add_parser("down", help="remove everything the lab made, even after a crash")
+    p.set_defaults(run=cmd_lab_down)
+    p = actions.add_parser("status", help="nodes, interfaces, addresses and services")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_lab_status)
+    p = actions.add_parser("exec", help="run a command on a node: lab exec NODE -- CMD ...")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD")
+    p.add_argument("--timeout", type=float, default=60, help="seconds (default 60)")
+    p.set_defaults(run=cmd_lab_exec)
+
+
+def _progress(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+    from cluster.lab.topology import from_spec
+
+    topology = from_spec(load_spec(args.spec), clients=args.clients)
+    with Lab.up(topology, progress=_progress, mode=args.mode) as lab:
+        print(f"lab up ({lab.state.mode} mode): {', '.join(lab.nodes)}")
+    return 0
+
+
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    print("lab down" if Lab.down(progress=_progress) else "no lab was running")
+    return 0
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    import json
+
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        status = lab.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(
+        f"{status['mode']} mode, kernel {status['kernel']}, guest user {status['guest_user']}, "
+        f"pids {status['pids']}"
+    )
+    for node, links in status["nodes"].items():
+        shown = [
+            f"{name} {' '.join(v['addresses']) or '-'}" for name, v in links.items() if name != "lo"
+        ]
+        print(f"  {node:12} {'; '.join(shown)}")
+    for svc in status["services"]:
+        state = "running" if svc["returncode"] is None else f"exited {svc['returncode']}"
+        print(f"  pid {svc['pid']} on {svc['ns']}: {' '.join(svc['argv'])} ({state})")
+    return 0
+
+
+def cmd_lab_exec(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UsageError("lab exec needs a command: cluster lab exec NODE -- CMD ...")
+    with Lab() as lab:
+        result = lab.run(args.node, *argv, timeout=args.timeout)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.rc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_genhash(commands)
+    _add_lab(commands)
     _add_bench(commands)
     return parser
 

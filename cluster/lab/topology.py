@@ -1,0 +1,254 @@
+"""The lab's network as pure data: nodes, their interfaces and routes, and the segments.
+
+Kept apart from building (:mod:`cluster.lab.builder`), in the manner of Mininet, so the
+shape of the lab can be read, tested and drawn without root, and so one description serves
+both kernel modes.
+
+Every node is a network namespace; every interface is one end of a veth pair whose other end
+is a port of the segment's bridge. The bridges live in their own namespace (``switch``), so
+nothing of the lab ever touches the host's network, even in host mode.
+
+The topology is derived from the cluster spec (:func:`from_spec`), so the seed cluster comes
+out as in the 2007 article: directors with eth0 (external) and eth1 (internal), real servers
+that route only through the DIP. A router joins the client segment to the external one and
+knows no route to the internal segment, so a client reaches the VIP but not the real servers,
+as behind a real director pair.
+
+>>> topo = seed_topology()
+>>> [n.name for n in topo.nodes]
+['client1', 'router', 'director01', 'director02', 'realserver1', 'realserver2', 'smtp']
+>>> d1 = topo.node("director01")
+>>> [(i.name, i.segment, i.addresses) for i in d1.interfaces]
+[('eth0', 'external', ('192.168.0.204/24',)), ('eth1', 'internal', ('192.168.170.179/24',))]
+>>> topo.node("realserver1").routes
+(Route(dst='default', via='192.168.170.1'),)
+>>> topo.vip, topo.dip
+('192.168.0.174', '192.168.170.1')
+>>> [(link.port, link.bridge) for link in topo.links() if link.node == "realserver2"]
+[('p5.eth0', 'br-internal')]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from cluster.spec import ClusterSpec, load_seed_spec
+
+SWITCH = "switch"
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str  # "default" or a CIDR
+    via: str
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    segment: str
+    addresses: tuple[str, ...]  # CIDR, the first is the primary
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    role: str  # client, router, director, realserver, smtp
+    interfaces: tuple[Interface, ...]
+    routes: tuple[Route, ...] = ()
+    forwarding: bool = False
+
+    def interface(self, name: str) -> Interface:
+        return next(i for i in self.interfaces if i.name == name)
+
+    @property
+    def address(self) -> str:
+        """The primary address without prefix: what a test pings or connects to."""
+        return self.interfaces[0].addresses[0].split("/")[0]
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    subnet: str
+
+    @property
+    def bridge(self) -> str:
+        return f"br-{self.name}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One veth pair: ``node:ifname`` on one end, bridge port ``port`` in the switch on the other.
+
+    Port names are short and positional because Linux allows 15 characters, fewer than
+    ``realserver1-eth0``; the builder puts ``node:ifname`` in the port's alias instead.
+    """
+
+    node: str
+    ifname: str
+    port: str
+    bridge: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    nodes: tuple[Node, ...]
+    segments: tuple[Segment, ...]
+    vip: str  # the floating addresses keepalived moves; not assigned by the builder
+    dip: str
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node {name!r}; nodes: {', '.join(n.name for n in self.nodes)}")
+
+    def segment(self, name: str) -> Segment:
+        return next(s for s in self.segments if s.name == name)
+
+    def by_role(self, role: str) -> list[Node]:
+        return [n for n in self.nodes if n.role == role]
+
+    def links(self) -> Iterator[Link]:
+        for index, node in enumerate(self.nodes):
+            for iface in node.interfaces:
+                yield Link(
+                    node.name,
+                    iface.name,
+                    f"p{index}.{iface.name}",
+                    self.segment(iface.segment).bridge,
+                )
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [SWITCH, *(n.name for n in self.nodes)]
+
+
+CLIENT_SUBNET = ipaddress.ip_network("203.0.113.0/24")  # TEST-NET-3: never routed anywhere
+
+
+def _segment_of(address: IPv4Address, segments: dict[str, IPv4Network]) -> str:
+    for name, subnet in segments.items():
+        if address in subnet:
+            return name
+    raise ValueError(
+        f"{address} is in none of the directors' segments "
+        f"({', '.join(f'{n} {s}' for n, s in segments.items())})"
+    )
+
+
+def _free_host(subnet: IPv4Network, used: set[IPv4Address]) -> IPv4Address:
+    return next(h for h in subnet.hosts() if h not in used)
+
+
+def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4) -> Topology:
+    """The lab for ``spec``: its directors as written, a node per real server, the SMTP sink,
+    a router, and ``clients`` clients with ``sources`` source addresses each (to show
+    persistence and source hashing).
+
+    Segments and their subnets come from the directors' interfaces. Real servers sit on the
+    segment holding their address and route through the VRRP address there (the DIP). The
+    router takes the first free address of the segment that holds the first virtual service
+    (where clients come from) and gets no route to any other segment, so clients reach the
+    VIP but not the real servers. Clients live in TEST-NET-3, never routed anywhere.
+    """
+    subnets: dict[str, IPv4Network] = {}
+    for director in spec.directors:
+        for iface in director.interfaces:
+            for addr in iface.addresses:
+                subnets.setdefault(iface.segment, addr.network)
+    floating = [a.ip for inst in spec.vrrp.instances for a in inst.virtual_ipaddresses]
+    services = [vs for vs in spec.virtual_services if vs.address is not None]
+    if not services:
+        raise ValueError("the lab needs a virtual service with an address for clients to reach")
+    vip = services[0].address
+    front = _segment_of(vip, subnets)
+    used = {a.ip for d in spec.directors for i in d.interfaces for a in i.addresses}
+    used |= {*floating, *(rs.address for vs in services for rs in vs.real_servers)}
+    smtp = spec.notification.smtp_server if spec.notification else None
+    if smtp is not None:
+        used.add(smtp)
+    router_ip = _free_host(subnets[front], used)
+
+    def gateway(segment: str) -> str:
+        """The floating address on ``segment`` if there is one (the DIP), else the router."""
+        on_segment = [ip for ip in floating if ip in subnets[segment] and ip != vip]
+        return str(on_segment[0] if on_segment else router_ip)
+
+    def plug(segment: str, address: IPv4Address) -> Interface:
+        return Interface("eth0", segment, (f"{address}/{subnets[segment].prefixlen}",))
+
+    gw = CLIENT_SUBNET.network_address + 1
+    nodes: list[Node] = [
+        Node(
+            f"client{c}",
+            "client",
+            (
+                Interface(
+                    "eth0",
+                    "client",
+                    tuple(
+                        f"{gw - 1 + 10 * c + s}/{CLIENT_SUBNET.prefixlen}"
+                        for s in range(1, sources + 1)
+                    ),
+                ),
+            ),
+            (Route("default", str(gw)),),
+        )
+        for c in range(1, clients + 1)
+    ]
+    nodes.append(
+        Node(
+            "router",
+            "router",
+            (
+                Interface("eth0", "client", (f"{gw}/{CLIENT_SUBNET.prefixlen}",)),
+                Interface("eth1", front, (f"{router_ip}/{subnets[front].prefixlen}",)),
+            ),
+            forwarding=True,
+        )
+    )
+    nodes += [
+        Node(
+            d.name,
+            "director",
+            tuple(
+                Interface(i.name, i.segment, tuple(str(a) for a in i.addresses))
+                for i in d.interfaces
+            ),
+            (Route("default", str(router_ip)),),
+            forwarding=True,
+        )
+        for d in spec.directors
+    ]
+    real = dict.fromkeys(rs.address for vs in services for rs in vs.real_servers)
+    for n, address in enumerate(real, 1):
+        segment = _segment_of(address, subnets)
+        nodes.append(
+            Node(
+                f"realserver{n}",
+                "realserver",
+                (plug(segment, address),),
+                (Route("default", gateway(segment)),),
+            )
+        )
+    if smtp is not None:
+        segment = _segment_of(smtp, subnets)
+        nodes.append(
+            Node("smtp", "smtp", (plug(segment, smtp),), (Route("default", str(router_ip)),))
+        )
+    segments = (
+        Segment("client", str(CLIENT_SUBNET)),
+        *(Segment(name, str(net)) for name, net in subnets.items()),
+    )
+    back = _segment_of(next(iter(real)), subnets) if real else front
+    return Topology(tuple(nodes), segments, vip=str(vip), dip=gateway(back))
+
+
+def seed_topology(clients: int = 1, sources: int = 4) -> Topology:
+    """The lab for the built-in seed spec (the 2007 article's cluster)."""
+    return from_spec(load_seed_spec(), clients, sources)
