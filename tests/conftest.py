@@ -1,8 +1,8 @@
 """Shared test helpers.
 
-Tests that need root, network namespaces or a Debian package skip on a developer's laptop
-but fail in CI (``CI=true``), where scripts/setup.sh has installed everything: a skipped test
-there would hide a missing install step.
+Tests that need root, network namespaces or a Debian package skip on a developer's laptop,
+with the reason. In CI (``CI=true``) every skip is turned into a failure: scripts/setup.sh has
+installed everything there, so a skip would only hide a missing install step.
 """
 
 from __future__ import annotations
@@ -11,17 +11,24 @@ import os
 import shutil
 import ssl
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
 def require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run this test, but {reason}")
-    pytest.skip(reason)
+    if not condition:
+        pytest.skip(reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("CI") == "true":
+        report.outcome = "failed"
+        report.longrepr = f"CI must run every test, but this one skipped: {report.longrepr}"
 
 
 @pytest.fixture

@@ -41,7 +41,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [str(ROOT / "scripts" / "docs.sh"), "build", "--site-dir", str(out)],
-        capture_output=True, text=True, timeout=900, check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, f"strict build failed:\n{result.stdout}\n{result.stderr}"
@@ -97,8 +100,9 @@ def test_site_loads_nothing_from_other_hosts(site: Path) -> None:
         external += re.findall(r"""import\(\s*["'](?:https?:)?//[^"']+""", source)
         offenders += [f"{page.relative_to(site)}: {url}" for url in external]
     assert not offenders
-    assert not re.search(r"fonts\.googleapis|cdnjs|jsdelivr|unpkg",
-                         (site / NOTEBOOK_PAGE).read_text())
+    assert not re.search(
+        r"fonts\.googleapis|cdnjs|jsdelivr|unpkg", (site / NOTEBOOK_PAGE).read_text()
+    )
 
 
 @build
@@ -137,8 +141,11 @@ def test_notebooks_are_committed_without_outputs() -> None:
 
 def test_notebooks_use_the_kernel_the_build_runs() -> None:
     config = YAML(typ="safe").load((ROOT / "mkdocs.yml").read_text())
-    plugin = next(p["mkdocs-jupyter"] for p in config["plugins"]
-                  if isinstance(p, dict) and "mkdocs-jupyter" in p)
+    plugin = next(
+        p["mkdocs-jupyter"]
+        for p in config["plugins"]
+        if isinstance(p, dict) and "mkdocs-jupyter" in p
+    )
     for path in NOTEBOOKS:
         kernel = json.loads(path.read_text())["metadata"]["kernelspec"]["name"]
         assert kernel == plugin["kernel_name"], path.name

@@ -41,8 +41,10 @@ def on_page_content(html: str, page, config, files) -> str:
 def on_post_page(output: str, page, config) -> str:
     found = external_assets(output)
     if found:
-        raise PluginError(f"{page.file.src_uri} loads assets from other hosts, so it breaks "
-                          f"offline: {'; '.join(found)}")
+        raise PluginError(
+            f"{page.file.src_uri} loads assets from other hosts, so it breaks "
+            f"offline: {'; '.join(found)}"
+        )
     return output
 
 
