@@ -3,8 +3,8 @@
 Exit codes (also in ``cluster --help``):
 
 ====  =====================================================================
-0     success; for ``lint``, no error-level findings
-1     ``lint`` found error-level problems
+0     success; for ``lint``, no error-level findings; for ``check``, every server up
+1     ``lint`` found error-level problems; ``check`` found a real server down
 2     bad command-line usage (missing file, unknown node, bad value)
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
@@ -32,8 +32,8 @@ from cluster.spec import load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
 
 EXIT_CODES = """exit codes:
-  0  success (for lint: no error-level findings)
-  1  lint found error-level problems
+  0  success (for lint: no error-level findings; for check: every server up)
+  1  lint found error-level problems; check found a real server down
   2  bad command-line usage
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
@@ -78,6 +78,15 @@ def _url(text: str) -> str:
     if not text or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError(f"invalid url {text!r}: want a path without spaces")
     return text
+
+
+def _server(text: str) -> tuple[str, int | None]:
+    from cluster.probes.checks import parse_server
+
+    try:
+        return parse_server(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid server {err}") from None
 
 
 def _add_genhash(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -224,6 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the real `keepalived -t` on each file, in a scratch network "
         "namespace with the director's interfaces (needs root)",
     )
+    sub = command("check", cmd_check, "run a spec's health checks once and print each verdict")
+    # No seed default: its addresses are the article's network, and probing them would send
+    # traffic to whatever answers on the operator's own network.
+    sub.add_argument("spec", metavar="SPEC", help="cluster spec (YAML) whose checks to run")
+    sub.add_argument("--service", metavar="NAME", help="check this virtual service only")
+    sub.add_argument(
+        "--server",
+        metavar="IP[:PORT]",
+        type=_server,
+        help="check this real server only (all its ports when no port is given)",
+    )
+    sub.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     _add_genhash(commands)
     _add_bench(commands)
     return parser
@@ -269,6 +290,23 @@ def cmd_render(args: argparse.Namespace) -> int:
                 print(f"! ===== {director.name} =====")
             print(text, end="")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from cluster.probes.checks import checks_in, run_round, select
+
+    spec = load_spec(args.spec)
+    jobs = select(checks_in(spec), args.service, args.server)
+    if not jobs:
+        raise UsageError(f"{spec.name!r} configures no health checks; nothing to run")
+    verdicts = asyncio.run(run_round(jobs))
+    if args.json:
+        print(json.dumps([v.as_dict() for v in verdicts], indent=2))
+    else:
+        views.print_table(views.verdict_table(verdicts))
+    return 0 if all(v.ok for v in verdicts) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,7 +64,9 @@ def test_missing_spec_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 def test_unknown_node_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "render", "--node", "director9")
     assert code == 2
-    assert err == "cluster: --node director9: no such director in 'seed'; use director01, director02\n"
+    assert (
+        err == "cluster: --node director9: no such director in 'seed'; use director01, director02\n"
+    )
 
 
 def test_render_out_writes_private_files(
@@ -86,8 +88,13 @@ def test_render_to_stdout_one_node(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_prints_the_topology(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "show")
     assert code == 0
-    for text in ("director01 (DIRECTOR01)", "192.168.0.174/32", "192.168.170.35:443",
-                 "persistent 3600 s", "HTTP_GET / (md5 a0dcbc1a...)"):
+    for text in (
+        "director01 (DIRECTOR01)",
+        "192.168.0.174/32",
+        "192.168.170.35:443",
+        "persistent 3600 s",
+        "HTTP_GET / (md5 a0dcbc1a...)",
+    ):
         assert text in out
 
 
