@@ -245,6 +245,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this real server only (all its ports when no port is given)",
     )
     sub.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+
+    sub = command(
+        "digest",
+        cmd_digest,
+        "fetch every page a spec's digests pin and show how the digests changed",
+    )
+    sub.add_argument("spec", metavar="SPEC", help="cluster spec (YAML) whose digests to refresh")
+    sub.add_argument(
+        "--update",
+        action="store_true",
+        help="write the new digests into SPEC, keeping its comments and layout; asks first "
+        "on a terminal",
+    )
+    sub.add_argument("--yes", action="store_true", help="with --update: write without asking")
     _add_genhash(commands)
     _add_bench(commands)
     return parser
@@ -307,6 +321,55 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         views.print_table(views.verdict_table(verdicts))
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    import difflib
+    import stat
+
+    from cluster.probes.pins import fetch_pages, new_digests, pins_in
+    from cluster.spec.edit import replace_scalars
+
+    if args.yes and not args.update:
+        raise UsageError("--yes confirms --update; add --update to write the digests")
+    path = Path(args.spec)
+    text = read_spec_file(path)
+    spec, _ = read_spec(text, args.spec)
+    pins = pins_in(spec)
+    for pin in pins:
+        if not pin.pinned:
+            print(f"note: {pin}: no digest key, so a status check; add 'digest: ~' to pin it",
+                  file=sys.stderr)  # fmt: skip
+    pins = [pin for pin in pins if pin.pinned]
+    if not pins:
+        print(f"{args.spec}: no url has a digest to refresh", file=sys.stderr)
+        return 0
+    pages = asyncio.run(fetch_pages(pins))
+    changes = new_digests(pins, pages)
+    for target, page in pages.items():
+        for warning in page.warnings:
+            print(f"warning: {target.where}: {warning}", file=sys.stderr)
+    if not changes:
+        print(f"{args.spec}: all {len(pins)} digests are current", file=sys.stderr)
+        return 0
+    new_text = replace_scalars(text, changes)
+    sys.stdout.writelines(difflib.unified_diff(
+        text.splitlines(keepends=True), new_text.splitlines(keepends=True), args.spec, args.spec
+    ))  # fmt: skip
+    count = f"{len(changes)} of {len(pins)} digests"
+    if not args.update:
+        print(f"{count} differ; `cluster digest --update` writes them", file=sys.stderr)
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"not written: no terminal to confirm on; add --yes to write {count}")
+        print(f"write {count} to {args.spec}? [y/N] ", end="", file=sys.stderr, flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("not written", file=sys.stderr)
+            return 0
+    write_atomic(path, new_text, mode=stat.S_IMODE(path.stat().st_mode))
+    print(f"wrote {count} to {args.spec}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
