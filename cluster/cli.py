@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import ipaddress
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -25,10 +26,13 @@ from typing import NoReturn
 from cluster import __version__, views
 from cluster.errors import ClusterError, InputError, ToolError, UsageError
 from cluster.files import write_atomic
+from cluster.keepalived.importer import import_keepalived_confs
+from cluster.keepalived.lint import lint_file
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
+from cluster.keepalived.syntax import parse_file
 from cluster.probes.digest import PROTOCOLS
-from cluster.spec import load_spec, read_spec
+from cluster.spec import dump_spec, load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
 
 EXIT_CODES = """exit codes:
@@ -259,6 +263,27 @@ def build_parser() -> argparse.ArgumentParser:
         "on a terminal",
     )
     sub.add_argument("--yes", action="store_true", help="with --update: write without asking")
+    sub = command("lint", cmd_lint, "find mistakes in keepalived.conf files, each at file:line")
+    sub.add_argument("files", nargs="+", metavar="FILE", type=Path, help="keepalived.conf files")
+    sub.add_argument("--errors-only", action="store_true", help="hide warnings and notes")
+
+    sub = command("import", cmd_import, "turn keepalived.conf files into a cluster spec")
+    sub.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        type=Path,
+        help="one keepalived.conf per director, the master's first",
+    )
+    sub.add_argument("--name", default="imported", help="the spec's name (default: imported)")
+    sub.add_argument(
+        "-o",
+        "--output",
+        metavar="SPEC",
+        type=Path,
+        help="write the spec here instead of printing it",
+    )
+
     _add_genhash(commands)
     _add_bench(commands)
     return parser
@@ -369,6 +394,36 @@ def cmd_digest(args: argparse.Namespace) -> int:
             return 0
     write_atomic(path, new_text, mode=stat.S_IMODE(path.stat().st_mode))
     print(f"wrote {count} to {args.spec}", file=sys.stderr)
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    problems = [p for path in args.files for p in lint_file(path)]
+    if args.errors_only:
+        problems = [p for p in problems if p.severity == "error"]
+    for problem in problems:
+        print(problem)
+    counts = Counter(p.severity for p in problems)
+    files = str(args.files[0]) if len(args.files) == 1 else f"{len(args.files)} files"
+    print(
+        f"{files}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes",
+        file=sys.stderr,
+    )
+    return 1 if counts["error"] else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    spec, warnings = import_keepalived_confs(
+        [parse_file(path) for path in args.files], name=args.name
+    )
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    text = dump_spec(spec)
+    if args.output:
+        write_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
     return 0
 
 

@@ -82,11 +82,11 @@ class SpecError(InputError):
 
 
 class ConfigSyntaxError(InputError):
-    """A keepalived.conf cannot be read: a missing file or include, or a stray closing brace.
+    """A keepalived.conf cannot be read at all: a missing main file, or bytes that are not text.
 
-    Mistakes keepalived itself tolerates (an unclosed block, an unknown keyword) are lint
-    findings rather than this error, because keepalived starts with them and the operator
-    needs to see what it would do.
+    Mistakes keepalived itself tolerates (an unclosed block, a stray brace, an unknown
+    keyword, a missing include) are lint findings rather than this error, because keepalived
+    starts with them and the operator needs to see what it would do.
     """
 
 

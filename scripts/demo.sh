@@ -22,7 +22,7 @@ step "Lint the rendered configs"
 $cluster lint "$out"/*/keepalived.conf
 
 step "Lint the 2007 article's director01 config (it has mistakes; findings expected)"
-$cluster lint cluster/keepalived/article/director01.conf || [[ $? == 1 ]]
+$cluster lint tests/data/article/director01.conf || [[ $? == 1 ]]
 
 step "Build the docs (executes the notebooks)"
 bash scripts/docs.sh build

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -109,3 +110,48 @@ def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "render", "--bogus")
     assert code == 2 and "unrecognized arguments: --bogus" in err
+
+
+ARTICLE = Path(__file__).parent / "data" / "article"
+
+
+def test_lint_article_finds_what_keepalived_finds(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "lint", "--errors-only", str(ARTICLE / "director01.conf"))
+    assert code == 1
+    found = [re.sub(r"^.*?:(\d+): error: (.{20}).*", r"\1 \2", line) for line in out.splitlines()]
+    assert found == [
+        "75 the '{' of virtual_s",
+        "79 unknown keyword 'nat",
+        "111 unknown keyword 'vir",
+        "111 keepalived ignores t",
+        "115 unknown keyword 'nat",
+    ]
+    assert err.endswith("director01.conf: 5 errors, 0 warnings, 0 notes\n")
+
+
+def test_lint_of_rendered_configs_is_silent(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run(capsys, "render", "--out", str(tmp_path))
+    code, out, err = run(capsys, "lint", *map(str, sorted(tmp_path.glob("*/keepalived.conf"))))
+    assert (code, out) == (0, "")
+    assert err == "2 files: 0 errors, 0 warnings, 0 notes\n"
+
+
+def test_lint_bad_addresses_and_truncation(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        "vrrp_instance V {\n  virtual_ipaddress {\n    192.168.0.300\n  }\n"
+        "virtual_server 10.0.0.1 80 {\n  real_server 10.1.1.1 99999 {\n"
+    )
+    code, out, _ = run(capsys, "lint", "--errors-only", str(conf))
+    assert code == 1
+    lines = {line.split(": error: ")[0] for line in out.splitlines()}
+    assert {f"{conf}:3", f"{conf}:6", f"{conf}:5"} <= lines  # bad VIP, bad port, unclosed
+
+
+def test_lint_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "lint", str(tmp_path / "nope.conf"))
+    assert code == 3 and str(tmp_path / "nope.conf") in err and "Traceback" not in err

@@ -149,8 +149,8 @@ def test_a_page_the_check_would_fail_on_status_is_not_pinned(
         code, out, err = run(capsys, "digest", "--update", "--yes", str(path))
     assert (code, out, path.read_text()) == (5, "", before)
     assert err == (
-        f"cluster: http://127.0.0.2:{srv.port}/ answers status 404, not 200-299: "
-        "its check fails before the digest counts; nothing written\n"
+        f"cluster: http://127.0.0.2:{srv.port}/: status 404 not in 200-299, so its check "
+        "fails before the digest counts; nothing written\n"
     )
 
 

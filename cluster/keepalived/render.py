@@ -113,7 +113,12 @@ def _sync_group(name: str, instances: list[str], notify: Notify) -> Block:
 
 def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance) -> Block:
     # The master is decided by priority; "state" is only where each director starts.
-    is_master = director is spec.master() and not instance.nopreempt
+    # keepalived clears a MASTER start with nopreempt or AH auth, and -t says so.
+    is_master = (
+        director is spec.master()
+        and not instance.nopreempt
+        and (instance.auth is None or instance.auth.type != "AH")
+    )
     block = Block(f"vrrp_instance {instance.name}")
     block.add("state", "MASTER" if is_master else "BACKUP")
     block.add("interface", instance.interface)

@@ -37,28 +37,22 @@ from cluster.probes.digest import Response
 from cluster.probes.http import Target, genhash, tcp_connect
 from cluster.spec.model import Check, ClusterSpec, Url
 
-DEFAULT_STATUS = frozenset(range(200, 300))
 _DEFAULT_RETRY = 1
 _DEFAULT_DELAY_BEFORE_RETRY = {"TCP_CHECK": 1.0, "HTTP_GET": 3.0, "SSL_GET": 3.0}
 
 
-def format_codes(codes: Iterable[int]) -> str:
-    """Status codes as keepalived's ``status_code`` line writes them.
+def status_problem(url: Url, status: int) -> str | None:
+    """Why keepalived's checker rejects this HTTP status for this URL, or None if it passes.
 
-    >>> format_codes([200, 201, 202, 301, 404, 405])
-    '200-202 301 404-405'
+    >>> status_problem(Url(), 503), status_problem(Url(status_code="200-299 503"), 503)
+    ('status 503 not in 200-299', None)
+    >>> status_problem(Url(status_code=301), 200)
+    'status 200 is not 301'
     """
-    runs: list[list[int]] = []
-    for code in sorted(codes):
-        if runs and code == runs[-1][1] + 1:
-            runs[-1][1] = code
-        else:
-            runs.append([code, code])
-    return " ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
-
-
-def wanted_status(url: Url) -> frozenset[int]:
-    return DEFAULT_STATUS if url.status_code is None else frozenset({url.status_code})
+    if url.accepts(status):
+        return None
+    wanted = url.status_code or "200-299"
+    return f"status {status} {'is not' if wanted.isdigit() else 'not in'} {wanted}"
 
 
 @dataclass(frozen=True)
@@ -204,10 +198,9 @@ class Verdict:
 
 def judge(url: Url, response: Response) -> str | None:
     """Why keepalived would fail this response for this URL, or None if it passes."""
-    codes = wanted_status(url)
-    if response.status not in codes:
-        wanted = f"is not {url.status_code}" if len(codes) == 1 else f"not in {format_codes(codes)}"
-        return f"status {response.status} {wanted}"
+    problem = status_problem(url, response.status)
+    if problem:
+        return problem
     if url.digest and response.digest != url.digest.lower():
         return f"digest mismatch: expected {url.digest.lower()}, got {response.digest}"
     return None

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cluster.errors import ProbeError
-from cluster.probes.checks import Job, checks_in, format_codes, wanted_status
+from cluster.probes.checks import Job, checks_in, status_problem
 from cluster.probes.digest import Response
 from cluster.probes.http import Target, genhash
 from cluster.spec.model import ClusterSpec, Url
@@ -85,12 +85,12 @@ def new_digests(
     changes = {}
     for pin in pins:
         page = pages[pin.target]
-        codes = wanted_status(pin.url)
-        if page.status not in codes:
+        problem = status_problem(pin.url, page.status)
+        if problem:
             raise ProbeError(
-                f"{pin.target.where} answers status {page.status}, not {format_codes(codes)}: "
-                "its check fails before the digest counts; nothing written",
-                f"status {page.status}",
+                f"{pin.target.where}: {problem}, so its check fails before the digest "
+                "counts; nothing written",
+                problem,
             )
         if (pin.url.digest or "").lower() != page.digest:
             changes[pin.path] = page.digest

@@ -1,6 +1,6 @@
 """The cluster spec: model, loading with line numbers, validation, and the built-in seed."""
 
-from cluster.spec.load import load_seed_spec, load_spec, read_spec
+from cluster.spec.load import dump_spec, load_seed_spec, load_spec, read_spec
 from cluster.spec.model import (
     ClusterSpec,
     Director,
@@ -15,6 +15,7 @@ __all__ = [
     "RealServer",
     "VirtualService",
     "VrrpInstance",
+    "dump_spec",
     "load_seed_spec",
     "load_spec",
     "read_spec",

@@ -23,6 +23,7 @@ bad.yaml:4 directors[0].priority: 'high' is not a whole number
 from __future__ import annotations
 
 import difflib
+import io
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -111,6 +112,16 @@ def load_seed_spec() -> model.ClusterSpec:
     return read_spec(SEED_TEXT, SEED_NAME)[0]
 
 
+def dump_spec(spec: model.ClusterSpec) -> str:
+    """The spec as YAML, leaving out every value that equals its default."""
+    out = io.StringIO()
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    yaml.dump(spec.model_dump(mode="json", exclude_defaults=True), out)
+    return out.getvalue()
+
+
 def read_spec_file(path: str | Path) -> str:
     try:
         return Path(path).read_text()
@@ -187,6 +198,9 @@ def _problem_from(error: Any, locate: SpecLocator) -> Problem:
     elif kind == "string_pattern_mismatch" and path and path[-1] == "digest":
         message = f"digest {given!r} is not 32 hex digits"
         fix = "paste the MD5SUM that `cluster genhash` (or keepalived's genhash) prints"
+    elif kind == "string_pattern_mismatch" and path and path[-1] == "status_code":
+        message = f"status_code {given!r} is not HTTP status codes or ranges"
+        fix = "write codes and ranges separated by spaces, such as 200 or '200-299 503'"
     elif kind == "string_pattern_mismatch":
         message = f"{given!r} has characters that are not allowed"
         fix = "use letters, digits, '.', '_' and '-'"

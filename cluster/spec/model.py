@@ -23,7 +23,15 @@ import ipaddress
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
 
 
 def _parse_with(parse: Callable[[object], object], what: str) -> Callable[[object], object]:
@@ -85,6 +93,13 @@ Forwarding = Literal["NAT", "DR", "TUN"]
 Protocol = Literal["TCP", "UDP", "SCTP"]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")]
+#: A duration; written back as ``5`` rather than ``5.0``, as an operator would write it.
+Seconds = Annotated[float, PlainSerializer(lambda v: int(v) if v == int(v) else v)]
+StatusCodes = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    Field(pattern=r"^[1-5][0-9]{2}(-[1-5][0-9]{2})?( +[1-5][0-9]{2}(-[1-5][0-9]{2})?)*$"),
+]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
 
 
@@ -137,8 +152,8 @@ class VrrpInstance(Model):
     name: Name
     interface: str
     virtual_router_id: Annotated[int, Field(ge=1, le=255)]
-    advert_int: Annotated[float, Field(ge=0.01, le=255)] = 1.0
-    version: Literal[2, 3] = 2
+    advert_int: Annotated[Seconds, Field(ge=0.01, le=255)] = 1.0
+    version: Annotated[int, Field(ge=2, le=3)] = 2
     auth: Auth | None = None
     virtual_ipaddresses: Annotated[list[IPInterface], Field(min_length=1)]
     track_interfaces: list[str] = []
@@ -160,22 +175,34 @@ class Vrrp(Model):
 
 
 class Url(Model):
-    """A page an HTTP_GET/SSL_GET check fetches; it passes on the digest and/or the status."""
+    """A page an HTTP_GET/SSL_GET check fetches; it passes on the digest and/or the status.
+
+    ``status_code`` is keepalived's: codes and ranges, such as ``200-299 503``. Without it,
+    any 2xx status passes.
+    """
 
     path: str = "/"
     digest: Digest | None = None
-    status_code: Annotated[int, Field(ge=100, le=599)] | None = None
+    status_code: StatusCodes | None = None
+
+    def accepts(self, status: int) -> bool:
+        """Whether keepalived's checker would count this HTTP status as up."""
+        ranges = [
+            (int(a), int(b or a))
+            for a, _, b in (part.partition("-") for part in (self.status_code or "200-299").split())
+        ]
+        return any(low <= status <= high for low, high in ranges)
 
 
 class Check(Model):
     """A keepalived health checker for one real server."""
 
     type: Literal["TCP_CHECK", "HTTP_GET", "SSL_GET"]
-    connect_timeout: Annotated[float, Field(gt=0)] = 5
+    connect_timeout: Annotated[Seconds, Field(gt=0)] = 5
     connect_port: Port | None = None
     retry: Annotated[int, Field(ge=0)] | None = None
-    delay_before_retry: Annotated[float, Field(ge=0)] | None = None
-    delay_loop: Annotated[float, Field(gt=0)] | None = None
+    delay_before_retry: Annotated[Seconds, Field(ge=0)] | None = None
+    delay_loop: Annotated[Seconds, Field(gt=0)] | None = None
     virtualhost: str | None = None
     #: SSL_GET only: send the virtual host as TLS SNI, for servers that pick a cert by name.
     enable_sni: bool = False
@@ -225,7 +252,7 @@ class VirtualService(Model):
     persistence: Persistence | None = None
     quorum: Annotated[int, Field(ge=1)] | None = None
     virtualhost: str | None = None
-    delay_loop: Annotated[float, Field(gt=0)] = 60
+    delay_loop: Annotated[Seconds, Field(gt=0)] = 60
     real_servers: list[RealServer] = []
 
     @model_validator(mode="before")
