@@ -32,7 +32,7 @@ from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import parse_file
 from cluster.probes.digest import PROTOCOLS
-from cluster.spec import dump_spec, load_spec, read_spec
+from cluster.spec import ClusterSpec, dump_spec, load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
 
 EXIT_CODES = """exit codes:
@@ -240,7 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("check", cmd_check, "run a spec's health checks once and print each verdict")
     # No seed default: its addresses are the article's network, and probing them would send
     # traffic to whatever answers on the operator's own network.
-    sub.add_argument("spec", metavar="SPEC", help="cluster spec (YAML) whose checks to run")
+    sub.add_argument("spec", nargs="?", metavar="SPEC", help="cluster spec (YAML) to check")
+    sub.add_argument(
+        "--conf",
+        metavar="FILE",
+        type=Path,
+        help="check what this keepalived.conf configures instead of a spec",
+    )
     sub.add_argument("--service", metavar="NAME", help="check this virtual service only")
     sub.add_argument(
         "--server",
@@ -336,7 +342,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from cluster.probes.checks import checks_in, run_round, select
 
-    spec = load_spec(args.spec)
+    if (args.spec is None) == (args.conf is None):
+        raise UsageError("give a SPEC or --conf keepalived.conf, one of the two")
+    spec = load_spec(args.spec) if args.spec else _import([args.conf])
     jobs = select(checks_in(spec), args.service, args.server)
     if not jobs:
         raise UsageError(f"{spec.name!r} configures no health checks; nothing to run")
@@ -412,13 +420,16 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if counts["error"] else 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    spec, warnings = import_keepalived_confs(
-        [parse_file(path) for path in args.files], name=args.name
-    )
+def _import(files: Sequence[Path], name: str = "imported") -> ClusterSpec:
+    """A spec from keepalived.conf files; what it leaves out is printed, never dropped silently."""
+    spec, warnings = import_keepalived_confs([parse_file(path) for path in files], name=name)
     for warning in warnings:
         print(warning, file=sys.stderr)
-    text = dump_spec(spec)
+    return spec
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    text = dump_spec(_import(args.files, args.name))
     if args.output:
         write_atomic(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

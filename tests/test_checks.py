@@ -266,6 +266,7 @@ def test_cli_table_and_filters(
         ),
         (["--server", "127.0.0.1:99999"], 2, "'127.0.0.1:99999' has no port 1-65535"),
         (["--server", "127.0.0.9"], 2, "cluster: --server 127.0.0.9: no checked real server there"),
+        (["--conf", "keepalived.conf"], 2, "cluster: give a SPEC or --conf keepalived.conf"),
         (
             ["--service", "mail"],
             2,
@@ -296,4 +297,40 @@ def test_cli_needs_a_spec_rather_than_probing_the_seeds_addresses(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, err = run_cli(capsys, "check")
-    assert (code, out) == (2, "") and "required: SPEC" in err
+    assert (code, out, err) == (
+        2,
+        "",
+        "cluster: give a SPEC or --conf keepalived.conf, one of the two\n",
+    )
+
+
+def test_cli_checks_a_keepalived_conf_as_its_spec(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tls_server_context: ssl.SSLContext
+) -> None:
+    """Rendered to keepalived.conf and imported back, a spec's checks give the same verdicts."""
+    with (
+        RawServer(PAGE, host="127.0.0.2") as web,
+        RawServer(PAGE, host="127.0.0.3", tls=tls_server_context) as tls,
+    ):
+        spec = write_spec(tmp_path, service(
+            "web",
+            {"address": "127.0.0.2", "check": {
+                "type": "HTTP_GET", "connect_port": web.port, "retry": 0,
+                "urls": [{"path": "/", "digest": DIGEST, "status_code": "200-299 503"},
+                         {"path": "/gone", "digest": "0" * 32}]}},
+            {"address": "127.0.0.3", "port": tls.port, "check": {
+                "type": "SSL_GET", "enable_sni": True, "urls": [{"digest": DIGEST}]}},
+            virtualhost="www.example.test",
+        ))  # fmt: skip
+        assert run_cli(capsys, "render", str(spec), "--out", str(tmp_path))[0] == 0
+        conf = tmp_path / "d1" / "keepalived.conf"
+        from_spec = run_cli(capsys, "check", str(spec), "--json")
+        from_conf = run_cli(capsys, "check", "--conf", str(conf), "--json")
+    assert from_spec[0] == from_conf[0] == 1
+    verdicts = [json.loads(out) for _, out, _ in (from_spec, from_conf)]
+    for verdict in verdicts:
+        for v in verdict:
+            del v["service"], v["seconds"]  # the import names services by VIP and port
+    assert verdicts[0] == verdicts[1]
+    assert [(v["up"], v["url"]) for v in verdicts[0]] == [(False, "/gone"), (True, None)]
+    assert [s.sni for s in tls.seen] == ["www.example.test"] * 2
