@@ -75,15 +75,21 @@ class Job:
         return port
 
     @property
+    def _host(self) -> str:
+        return f"[{self.address}]" if ":" in self.address else self.address
+
+    @property
     def server(self) -> str:
         """``ip:port`` of the real server as the pool lists it (``[v6]:port``)."""
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return host if self.port is None else f"{host}:{self.port}"
+        return self._host if self.port is None else f"{self._host}:{self.port}"
+
+    @property
+    def connects_to(self) -> str:
+        return f"{self._host}:{self.connect_port}"
 
     @property
     def endpoint(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{self.check.type} {host}:{self.connect_port}"
+        return f"{self.check.type} {self.connects_to}"
 
     @property
     def retry(self) -> int:
@@ -187,7 +193,7 @@ class Verdict:
             "service": self.job.service,
             "server": self.job.server,
             "check": self.job.check.type,
-            "connect": self.job.endpoint.split()[1],
+            "connect": self.job.connects_to,
             "up": self.ok,
             "reason": self.reason,
             "url": self.url,
