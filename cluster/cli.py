@@ -3,8 +3,8 @@
 Exit codes (also in ``cluster --help``):
 
 ====  =====================================================================
-0     success; for ``lint``, no error-level findings
-1     ``lint`` found error-level problems
+0     success; for ``lint``, no error-level findings; for ``check``, every server up
+1     ``lint`` found error-level problems; ``check`` found a real server down
 2     bad command-line usage (missing file, unknown node, bad value)
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
@@ -33,12 +33,12 @@ from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import parse_file
 from cluster.probes.digest import PROTOCOLS
-from cluster.spec import dump_spec, load_spec, read_spec
+from cluster.spec import ClusterSpec, dump_spec, load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
 
 EXIT_CODES = """exit codes:
-  0  success (for lint: no error-level findings)
-  1  lint found error-level problems
+  0  success (for lint: no error-level findings; for check: every server up)
+  1  lint found error-level problems; check found a real server down
   2  bad command-line usage
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
@@ -84,6 +84,15 @@ def _url(text: str) -> str:
     if not text or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError(f"invalid url {text!r}: want a path without spaces")
     return text
+
+
+def _server(text: str) -> tuple[str, int | None]:
+    from cluster.probes.checks import parse_server
+
+    try:
+        return parse_server(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid server {err}") from None
 
 
 def _add_genhash(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -348,6 +357,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the real `keepalived -t` on each file, in a scratch network "
         "namespace with the director's interfaces (needs root)",
     )
+    sub = command("check", cmd_check, "run a spec's health checks once and print each verdict")
+    # No seed default: its addresses are the article's network, and probing them would send
+    # traffic to whatever answers on the operator's own network.
+    sub.add_argument("spec", nargs="?", metavar="SPEC", help="cluster spec (YAML) to check")
+    sub.add_argument(
+        "--conf",
+        metavar="FILE",
+        type=Path,
+        help="check what this keepalived.conf configures instead of a spec",
+    )
+    sub.add_argument("--service", metavar="NAME", help="check this virtual service only")
+    sub.add_argument(
+        "--server",
+        metavar="IP[:PORT]",
+        type=_server,
+        help="check this real server only (all its ports when no port is given)",
+    )
+    sub.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+
+    sub = command(
+        "digest",
+        cmd_digest,
+        "fetch every page a spec's digests pin and show how the digests changed",
+    )
+    sub.add_argument("spec", metavar="SPEC", help="cluster spec (YAML) whose digests to refresh")
+    sub.add_argument(
+        "--update",
+        action="store_true",
+        help="write the new digests into SPEC, keeping its comments and layout; asks first "
+        "on a terminal",
+    )
+    sub.add_argument("--yes", action="store_true", help="with --update: write without asking")
     sub = command("lint", cmd_lint, "find mistakes in keepalived.conf files, each at file:line")
     sub.add_argument("files", nargs="+", metavar="FILE", type=Path, help="keepalived.conf files")
     sub.add_argument("--errors-only", action="store_true", help="hide warnings and notes")
@@ -417,6 +458,74 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from cluster.probes.checks import checks_in, run_round, select
+
+    if (args.spec is None) == (args.conf is None):
+        raise UsageError("give a SPEC or --conf keepalived.conf, one of the two")
+    spec = load_spec(args.spec) if args.spec else _import([args.conf])
+    jobs = select(checks_in(spec), args.service, args.server)
+    if not jobs:
+        raise UsageError(f"{spec.name!r} configures no health checks; nothing to run")
+    verdicts = asyncio.run(run_round(jobs))
+    if args.json:
+        print(json.dumps([v.as_dict() for v in verdicts], indent=2))
+    else:
+        views.print_table(views.verdict_table(verdicts))
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    import difflib
+    import stat
+
+    from cluster.probes.pins import fetch_pages, new_digests, pins_in
+    from cluster.spec.edit import replace_scalars
+
+    if args.yes and not args.update:
+        raise UsageError("--yes confirms --update; add --update to write the digests")
+    path = Path(args.spec)
+    text = read_spec_file(path)
+    spec, _ = read_spec(text, args.spec)
+    pins = pins_in(spec)
+    for pin in pins:
+        if not pin.pinned:
+            print(f"note: {pin}: no digest key, so a status check; add 'digest: ~' to pin it",
+                  file=sys.stderr)  # fmt: skip
+    pins = [pin for pin in pins if pin.pinned]
+    if not pins:
+        print(f"{args.spec}: no url has a digest to refresh", file=sys.stderr)
+        return 0
+    pages = asyncio.run(fetch_pages(pins))
+    changes = new_digests(pins, pages)
+    for target, page in pages.items():
+        for warning in page.warnings:
+            print(f"warning: {target.where}: {warning}", file=sys.stderr)
+    if not changes:
+        print(f"{args.spec}: all {len(pins)} digests are current", file=sys.stderr)
+        return 0
+    new_text = replace_scalars(text, changes)
+    sys.stdout.writelines(difflib.unified_diff(
+        text.splitlines(keepends=True), new_text.splitlines(keepends=True), args.spec, args.spec
+    ))  # fmt: skip
+    count = f"{len(changes)} of {len(pins)} digests"
+    if not args.update:
+        print(f"{count} differ; `cluster digest --update` writes them", file=sys.stderr)
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"not written: no terminal to confirm on; add --yes to write {count}")
+        print(f"write {count} to {args.spec}? [y/N] ", end="", file=sys.stderr, flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("not written", file=sys.stderr)
+            return 0
+    write_atomic(path, new_text, mode=stat.S_IMODE(path.stat().st_mode))
+    print(f"wrote {count} to {args.spec}", file=sys.stderr)
+    return 0
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     problems = [p for path in args.files for p in lint_file(path)]
     if args.errors_only:
@@ -432,13 +541,16 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if counts["error"] else 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    spec, warnings = import_keepalived_confs(
-        [parse_file(path) for path in args.files], name=args.name
-    )
+def _import(files: Sequence[Path], name: str = "imported") -> ClusterSpec:
+    """A spec from keepalived.conf files; what it leaves out is printed, never dropped silently."""
+    spec, warnings = import_keepalived_confs([parse_file(path) for path in files], name=name)
     for warning in warnings:
         print(warning, file=sys.stderr)
-    text = dump_spec(spec)
+    return spec
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    text = dump_spec(_import(args.files, args.name))
     if args.output:
         write_atomic(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

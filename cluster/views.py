@@ -1,8 +1,8 @@
-"""Human-readable views of a cluster spec, for ``cluster show`` and the notebooks.
+"""Human-readable views of a cluster spec and of a round of checks, for the CLI and notebooks.
 
-The tables are built as data first (:func:`spec_tables`), so a notebook can show them as it
-likes and a test can read them without parsing terminal output; :func:`print_spec` draws them
-with rich.
+The tables are built as data first (:func:`spec_tables`, :func:`verdict_table`), so a notebook
+can show them as it likes and a test can read them without parsing terminal output;
+:func:`print_table` draws them with rich.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from cluster.probes.checks import Verdict
 from cluster.spec.model import Check, ClusterSpec
 
 
@@ -105,9 +106,36 @@ def print_spec(spec: ClusterSpec, console: Console | None = None) -> None:
         console.width = max(console.width, 120)
     console.print(f"[bold]{spec.name}[/bold]: {spec.description or summary(spec)}")
     for table in spec_tables(spec):
-        rich_table = Table(title=table.title, title_justify="left")
-        for column in table.columns:
-            rich_table.add_column(column)
-        for row in table.rows:
-            rich_table.add_row(*row)
-        console.print(rich_table)
+        print_table(table, console)
+
+
+def verdict_table(verdicts: list[Verdict]) -> SpecTable:
+    """One row per checker, down first: the reason is what an operator acts on."""
+    down = sum(not v.ok for v in verdicts)
+    return SpecTable(
+        f"{len(verdicts)} checks: {len(verdicts) - down} up, {down} down",
+        ("service", "real server", "check", "verdict", "reason", "time"),
+        [
+            (
+                v.job.service,
+                v.job.server,
+                " ".join(filter(None, [v.job.endpoint, v.url])),
+                "up" if v.ok else "DOWN",
+                v.reason + (f" (after {v.attempts} attempts)" if v.attempts > 1 else ""),
+                f"{v.seconds:.3f} s",
+            )
+            for v in sorted(verdicts, key=lambda v: v.ok)
+        ],
+    )
+
+
+def print_table(table: SpecTable, console: Console | None = None) -> None:
+    console = console or Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    rich_table = Table(title=table.title, title_justify="left")
+    for column in table.columns:
+        rich_table.add_column(column, overflow="fold")
+    for row in table.rows:
+        rich_table.add_row(*row)
+    console.print(rich_table)

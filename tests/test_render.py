@@ -61,6 +61,7 @@ def test_features_render_to_their_keywords() -> None:
         "    auth_pass s3cret",
         "  nopreempt",
         "        status_code 200",
+        "    enable_sni",
         "virtual_server 2001:db8:1::10 443 {",
     ]:
         assert expected in conf

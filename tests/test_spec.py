@@ -114,6 +114,26 @@ def test_each_mistake_names_its_line(old: str, new: str, expected: str) -> None:
     assert matching[0].startswith(f"spec.yaml:{changed}:")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "type: TCP_CHECK\n",
+            "type: TCP_CHECK\n          enable_sni: true\n",
+            "real_servers[0].check: enable_sni is an SSL_GET option",
+        ),
+        (
+            "address: 192.168.0.174\n    port: 80\n",
+            "fwmark: 80\n",
+            "virtual_services[0]: a check behind a fwmark service has no port to connect to",
+        ),
+    ],
+)
+def test_check_options_that_keepalived_cannot_use(old: str, new: str, expected: str) -> None:
+    text = seed_with(old, new).replace("          connect_port: 80\n", "", 1)
+    assert any(expected in p for p in errors_of(text)), errors_of(text)
+
+
 def test_missing_key_points_at_the_parent() -> None:
     text = seed_with("    router_id: DIRECTOR02\n", "")
     assert errors_of(text) == [

@@ -18,8 +18,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from cluster.errors import UsageError
-from cluster.probes.checks import Check, Url, run_round
+from cluster.probes.checks import Job, run_round
 from cluster.probes.digest import parse_response
+from cluster.spec.model import Check, Url
 
 PAGE = b"HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\n<p>alive</p>\n"
 SERVER_CORE, CHECKER_CORE = 1, 0
@@ -67,12 +68,12 @@ class RoundResult:
     first_failure: str | None
 
 
-def _timed_round(kind: str, checks: list[Check]) -> RoundResult:
+def _timed_round(kind: str, jobs: list[Job]) -> RoundResult:
     cpu, wall = time.process_time(), time.perf_counter()
-    verdicts = asyncio.run(run_round(checks))
+    verdicts = asyncio.run(run_round(jobs))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     down = [v for v in verdicts if not v.ok]
-    return RoundResult(kind, len(checks), len(verdicts) - len(down), round(wall, 3),
+    return RoundResult(kind, len(jobs), len(verdicts) - len(down), round(wall, 3),
                        round(cpu, 3), str(down[0]) if down else None)  # fmt: skip
 
 
@@ -92,12 +93,15 @@ def run(endpoints: int = 2000, ports_per_ip: int = 100) -> dict[str, Any]:
         addresses = parent.recv()[:endpoints]
         if len(os.sched_getaffinity(0)) > 1:
             os.sched_setaffinity(0, {CHECKER_CORE})
-        digest = parse_response(PAGE).digest
-        url = (Url("/", digest=digest),)
-        tcp = [Check("TCP_CHECK", ip, port, connect_timeout=3, retry=0) for ip, port in addresses]
-        http = [Check("HTTP_GET", ip, port, url, connect_timeout=3, retry=0)
-                for ip, port in addresses]  # fmt: skip
-        rounds = [_timed_round("TCP_CHECK", tcp), _timed_round("HTTP_GET", http)]
+        # One spec check shared by every real server, as a service's servers often share one.
+        url = Url(path="/", digest=parse_response(PAGE).digest)
+        rounds = [
+            _timed_round(kind, [Job("bench", ip, port, check) for ip, port in addresses])
+            for kind, check in [
+                ("TCP_CHECK", Check(type="TCP_CHECK", connect_timeout=3, retry=0)),
+                ("HTTP_GET", Check(type="HTTP_GET", urls=[url], connect_timeout=3, retry=0)),
+            ]
+        ]
     finally:
         parent.send("stop")
         server.join(timeout=10)

@@ -269,6 +269,8 @@ class _Importer:
                 data.setdefault("urls", []).append({k: v for k, v in url.items() if v})
             elif keyword in CHECK_KEYS:
                 data[keyword] = child.arg(0)
+            elif keyword == "enable_sni":
+                data[keyword] = True
             else:
                 self.skip(child)
         return data

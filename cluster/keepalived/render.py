@@ -196,6 +196,8 @@ def _check(check: Check) -> Block:
         block.add("delay_loop", _number(check.delay_loop))
     if check.virtualhost:
         block.add("virtualhost", check.virtualhost)
+    if check.enable_sni:
+        block.add("enable_sni")
     return block
 
 

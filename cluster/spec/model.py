@@ -204,6 +204,8 @@ class Check(Model):
     delay_before_retry: Annotated[Seconds, Field(ge=0)] | None = None
     delay_loop: Annotated[Seconds, Field(gt=0)] | None = None
     virtualhost: str | None = None
+    #: SSL_GET only: send the virtual host as TLS SNI, for servers that pick a cert by name.
+    enable_sni: bool = False
     urls: list[Url] = []
 
     @model_validator(mode="after")
@@ -212,6 +214,8 @@ class Check(Model):
             raise ValueError("TCP_CHECK takes no urls; use HTTP_GET or SSL_GET to fetch a page")
         if self.type != "TCP_CHECK" and not self.urls:
             raise ValueError(f"{self.type} needs at least one url with a digest or status_code")
+        if self.enable_sni and self.type != "SSL_GET":
+            raise ValueError("enable_sni is an SSL_GET option; plain HTTP has no SNI")
         return self
 
 
@@ -273,6 +277,12 @@ class VirtualService(Model):
         if self.fwmark is not None and any(rs.port is not None for rs in self.real_servers):
             raise ValueError(
                 "real servers of a fwmark service keep each packet's own port; remove their port"
+            )
+        if self.fwmark is not None and any(
+            rs.check is not None and rs.check.connect_port is None for rs in self.real_servers
+        ):
+            raise ValueError(
+                "a check behind a fwmark service has no port to connect to; give it connect_port"
             )
         if self.forwarding != "NAT" and any(
             rs.port != self.port for rs in self.real_servers if self.port is not None
