@@ -25,11 +25,13 @@ from typing import NoReturn
 from cluster import __version__, views
 from cluster.errors import ClusterError, InputError, ToolError, UsageError
 from cluster.files import write_atomic
+from cluster.firewall import render as render_firewall
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.probes.digest import PROTOCOLS
 from cluster.spec import load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
+from cluster.sysctl import render_sysctl_conf
 
 EXIT_CODES = """exit codes:
   0  success (for lint: no error-level findings)
@@ -172,6 +174,49 @@ def _run_bench_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spec_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "spec",
+        nargs="?",
+        metavar="SPEC",
+        help="cluster spec (YAML); default: the built-in seed cluster",
+    )
+
+
+def _add_firewall(commands: argparse._SubParsersAction[_Parser]) -> None:
+    firewall = commands.add_parser("firewall", help="a director's firewall rules")
+    actions = firewall.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "render",
+        help="print the rules to load on one director",
+        description="Print the nftables script (one table of our own, replaced atomically) "
+        "or the iptables-restore --noflush input (chains of our own) for one director. "
+        "SSH stays open in every rule set; VRRP is accepted from the peer directors only.",
+    )
+    _spec_argument(p)
+    p.add_argument("--node", metavar="DIRECTOR", required=True, help="director to render for")
+    p.add_argument(
+        "--backend",
+        choices=("nftables", "iptables"),
+        help="default: the spec's firewall.backend",
+    )
+    p.set_defaults(run=cmd_firewall_render)
+
+
+def _add_sysctl(commands: argparse._SubParsersAction[_Parser]) -> None:
+    sysctl = commands.add_parser("sysctl", help="a director's kernel settings")
+    actions = sysctl.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "render",
+        help="print the /etc/sysctl.d file for one director",
+        description="Print the sysctl.d file (ip_forward, send_redirects on all, default "
+        "and every interface) for one director, each setting under the reason for it.",
+    )
+    _spec_argument(p)
+    p.add_argument("--node", metavar="DIRECTOR", required=True, help="director to render for")
+    p.set_defaults(run=cmd_sysctl_render)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cluster",
@@ -193,22 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    def spec_argument(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "spec",
-            nargs="?",
-            metavar="SPEC",
-            help="cluster spec (YAML); default: the built-in seed cluster",
-        )
-
     sub = command("validate", cmd_validate, "check a cluster spec and print every problem")
-    spec_argument(sub)
+    _spec_argument(sub)
 
     sub = command("show", cmd_show, "print a spec's directors, VRRP instances and services")
-    spec_argument(sub)
+    _spec_argument(sub)
 
     sub = command("render", cmd_render, "render keepalived.conf for the directors of a spec")
-    spec_argument(sub)
+    _spec_argument(sub)
     sub.add_argument(
         "--node", metavar="DIRECTOR", help="render for this director only (default: all)"
     )
@@ -226,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_genhash(commands)
     _add_bench(commands)
+    _add_firewall(commands)
+    _add_sysctl(commands)
     return parser
 
 
@@ -268,6 +307,17 @@ def cmd_render(args: argparse.Namespace) -> int:
             if len(directors) > 1:
                 print(f"! ===== {director.name} =====")
             print(text, end="")
+    return 0
+
+
+def cmd_firewall_render(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    print(render_firewall(spec, args.node, args.backend or spec.firewall.backend), end="")
+    return 0
+
+
+def cmd_sysctl_render(args: argparse.Namespace) -> int:
+    print(render_sysctl_conf(load_spec(args.spec), args.node), end="")
     return 0
 
 

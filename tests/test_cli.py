@@ -64,7 +64,9 @@ def test_missing_spec_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 def test_unknown_node_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "render", "--node", "director9")
     assert code == 2
-    assert err == "cluster: --node director9: no such director in 'seed'; use director01, director02\n"
+    assert (
+        err == "cluster: --node director9: no such director in 'seed'; use director01, director02\n"
+    )
 
 
 def test_render_out_writes_private_files(
@@ -86,8 +88,13 @@ def test_render_to_stdout_one_node(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_prints_the_topology(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "show")
     assert code == 0
-    for text in ("director01 (DIRECTOR01)", "192.168.0.174/32", "192.168.170.35:443",
-                 "persistent 3600 s", "HTTP_GET / (md5 a0dcbc1a...)"):
+    for text in (
+        "director01 (DIRECTOR01)",
+        "192.168.0.174/32",
+        "192.168.170.35:443",
+        "persistent 3600 s",
+        "HTTP_GET / (md5 a0dcbc1a...)",
+    ):
         assert text in out
 
 
@@ -102,3 +109,21 @@ def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "render", "--bogus")
     assert code == 2 and "unrecognized arguments: --bogus" in err
+
+
+def test_firewall_render_uses_the_specs_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "firewall", "render", "--node", "director01")
+    assert code == 0 and out.startswith("# load with: nft -f -\ntable inet lvs_cluster\n")
+    code, out, _ = run(
+        capsys, "firewall", "render", "--node", "director01", "--backend", "iptables"
+    )
+    assert code == 0 and "# load with: ip6tables-restore --noflush" in out
+    assert "-A LVS-INPUT -p tcp -m tcp --dport 22 -m comment --comment SSH -j RETURN" in out
+
+
+def test_firewall_and_sysctl_need_a_known_node(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "firewall", "render")[0] == 2
+    code, _, err = run(capsys, "sysctl", "render", "--node", "director9")
+    assert code == 2 and "use one of director01, director02" in err
+    code, out, _ = run(capsys, "sysctl", "render", "--node", "director02")
+    assert code == 0 and "net.ipv4.ip_forward = 1" in out
