@@ -14,6 +14,9 @@ The 2007 article sets four values by hand; the reasons, which it leaves out:
     redirects if ``all`` *or* the interface says so, so both are set; ``default`` covers
     interfaces created later (a VLAN, a bond). The article set only eth0; every interface of
     the director is set here, since the internal link forwards too.
+    (Measured in namespaces: with the firewall's nat chain loaded, netfilter already drops
+    redirects for connections whose NAT is not done yet, but the setting must hold without
+    it: IPVS's connections are untracked, and the firewall may be off.)
 ``net.ipv6.conf.all.forwarding = 1`` (only with IPv6 NAT real servers)
     The same as ip_forward, for IPv6. It also stops the director from taking router
     advertisements unless an interface has ``accept_ra = 2``, which a director with static

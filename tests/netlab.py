@@ -176,13 +176,13 @@ def tcp_segment(source: str, sport: int, destination: str, dport: int, flags: in
 
 def raw_tcp(netns: str) -> socket.socket:
     """Sends TCP segments as they are and receives a copy of every TCP packet that arrives."""
+    return inside(netns, lambda: raw_socket(socket.IPPROTO_TCP))
 
-    def make() -> socket.socket:
-        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-        raw.settimeout(0.3)
-        return raw
 
-    return inside(netns, make)
+def raw_socket(protocol: int) -> socket.socket:
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
+    raw.settimeout(0.3)
+    return raw
 
 
 def checksum(data: bytes) -> int:

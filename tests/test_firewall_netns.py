@@ -21,7 +21,9 @@ from collections.abc import Iterator
 import netlab
 import pytest
 from conftest import require
+from hypothesis import HealthCheck, given, settings
 from netlab import DIRECTOR_IP, MAIL, PEER, RS, SPOOF, VIP, Net, sh
+from test_firewall import specs
 
 from cluster.errors import ToolError
 from cluster.firewall import BackendName
@@ -33,7 +35,7 @@ from cluster.firewall.apply import (
     remove,
 )
 from cluster.firewall.rules import Rule, RuleSet, director_rules
-from cluster.spec import load_seed_spec
+from cluster.spec import ClusterSpec, load_seed_spec
 from cluster.sysctl import apply_sysctls, director_sysctls
 
 BACKENDS: list[BackendName] = ["nftables", "iptables"]
@@ -287,3 +289,74 @@ def test_ask_waits_for_yes(tmp_path: object) -> None:
         typed.flush()
         assert not ask(5, stream, out)
         assert "type 'yes' within 5 s" in out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[str]:
+    require(os.geteuid() == 0, "not root: network namespaces need root")
+    name = Net().ns("scratch")
+    sh("ip", "netns", "add", name)
+    try:
+        yield name
+    finally:
+        sh("ip", "netns", "del", name)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=specs())
+def test_every_random_spec_loads_into_a_kernel(scratch: str, spec: ClusterSpec) -> None:
+    """Whatever the spec (VLAN names, IPv6, SCTP, fwmarks, 64-character names), both
+    renderings load, read back and go away again."""
+    rules = director_rules(spec, spec.directors[0].name)
+    for backend in BACKENDS:
+        load(rules, backend, scratch)
+        assert all(read_loaded(backend, scratch).values())
+        remove(backend, scratch)
+        assert set(read_loaded(backend, scratch).values()) == {""}
+
+
+def redirects(icmp: socket.socket) -> int:
+    """ICMP redirects (type 5) queued on a raw ICMP socket, until it is quiet."""
+    count = 0
+    with contextlib.suppress(TimeoutError):
+        while True:
+            count += icmp.recv(2048)[20] == 5
+    return count
+
+
+def test_stale_arp_traffic_goes_on_to_the_vip_holder_without_redirects(
+    net: Net, backend: BackendName, sockets: contextlib.ExitStack
+) -> None:
+    """After a failover the peer holds the VIP and a client still sends to this director:
+    send_redirects=0 keeps the director from redirecting the client, and the article's
+    FORWARD -i eth0 -o eth0 rules (ours: per service port) pass the packets on."""
+    dir_ns, peer_ns, client = net.ns("dir"), net.ns("peer"), net.ns("spoof")
+    sh("ip", "-n", dir_ns, "addr", "del", f"{VIP}/32", "dev", "eth0")
+    sh("ip", "-n", peer_ns, "addr", "add", f"{VIP}/32", "dev", "eth0")
+    sh("ip", "-n", client, "route", "add", f"{VIP}/32", "via", DIRECTOR_IP)
+    try:
+        keep(sockets, netlab.tcp_listener(peer_ns, VIP, 80))
+        keep(sockets, netlab.tcp_listener(peer_ns, VIP, 8080))
+        icmp = keep(sockets, netlab.inside(client, lambda: netlab.raw_socket(socket.IPPROTO_ICMP)))
+        # The sysctls alone, before any rules: a NAT chain would hide redirects by itself
+        # (netfilter drops them for connections whose NAT is not done yet).
+        assert netlab.tcp_connects(client, VIP, 80)
+        assert redirects(icmp) == 0
+        changed = {
+            "net.ipv4.conf.all.send_redirects": "1",
+            "net.ipv4.conf.eth0.send_redirects": "1",
+        }
+        previous = apply_sysctls(changed, dir_ns)
+        try:
+            assert netlab.tcp_connects(client, VIP, 80)
+            assert redirects(icmp) >= 1  # control: the kernel's default redirects the client
+        finally:
+            apply_sysctls({k: v for k, v in previous.items() if v is not None}, dir_ns)
+        load(RULES, backend, dir_ns)
+        assert netlab.tcp_connects(client, VIP, 80)
+        assert not netlab.tcp_connects(client, VIP, 8080)  # only the services' ports
+    finally:
+        sh("ip", "-n", client, "route", "del", f"{VIP}/32")
+        sh("ip", "-n", client, "route", "flush", "cache")
+        sh("ip", "-n", peer_ns, "addr", "del", f"{VIP}/32", "dev", "eth0")
+        sh("ip", "-n", dir_ns, "addr", "add", f"{VIP}/32", "dev", "eth0")
