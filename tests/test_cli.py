@@ -155,3 +155,21 @@ def test_lint_bad_addresses_and_truncation(
 def test_lint_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "lint", str(tmp_path / "nope.conf"))
     assert code == 3 and str(tmp_path / "nope.conf") in err and "Traceback" not in err
+
+
+def test_firewall_render_uses_the_specs_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "firewall", "render", "--node", "director01")
+    assert code == 0 and out.startswith("# load with: nft -f -\ntable inet lvs_cluster\n")
+    code, out, _ = run(
+        capsys, "firewall", "render", "--node", "director01", "--backend", "iptables"
+    )
+    assert code == 0 and "# load with: ip6tables-restore --noflush" in out
+    assert "-A LVS-INPUT -p tcp -m tcp --dport 22 -m comment --comment SSH -j RETURN" in out
+
+
+def test_firewall_and_sysctl_need_a_known_node(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "firewall", "render")[0] == 2
+    code, _, err = run(capsys, "sysctl", "render", "--node", "director9")
+    assert code == 2 and "use one of director01, director02" in err
+    code, out, _ = run(capsys, "sysctl", "render", "--node", "director02")
+    assert code == 0 and "net.ipv4.ip_forward = 1" in out

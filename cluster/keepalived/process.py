@@ -15,13 +15,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cluster.command import run, run_status
 from cluster.errors import ToolError
 
 _scratch_ids = itertools.count()
@@ -57,9 +57,9 @@ def check_config(text: str, interfaces: Sequence[str] = ()) -> ConfigTest:
         command = [keepalived_binary(), "-t", "-f", str(conf)]
         if interfaces:
             with scratch_namespace(interfaces) as name:
-                result = _run(["ip", "netns", "exec", name, *command])
+                result = run_status(command, netns=name)
         else:
-            result = _run(command)
+            result = run_status(command)
     return ConfigTest(result.returncode, (result.stdout + result.stderr).replace(str(conf), "-"))
 
 
@@ -69,25 +69,11 @@ def scratch_namespace(interfaces: Sequence[str]) -> Iterator[str]:
     if os.geteuid() != 0:
         raise ToolError("testing a config against its interfaces needs root (network namespaces)")
     name = f"cluster-kt-{os.getpid()}-{next(_scratch_ids)}"
-    _ip("netns", "add", name)
+    run(["ip", "netns", "add", name])
     try:
         for index, interface in enumerate(interfaces):
-            _ip("-n", name, "link", "add", interface, "type", "veth", "peer", "name", f"kt{index}")
+            run(["ip", "-n", name, "link", "add", interface, "type", "veth",
+                 "peer", "name", f"kt{index}"])  # fmt: skip
         yield name
     finally:
-        _run(["ip", "netns", "del", name])
-
-
-def _ip(*args: str) -> None:
-    result = _run(["ip", *args])
-    if result.returncode != 0:
-        raise ToolError(f"ip {' '.join(args)}: {result.stderr.strip()}")
-
-
-def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    except FileNotFoundError as err:
-        raise ToolError(f"{command[0]} is not installed") from err
-    except subprocess.TimeoutExpired as err:
-        raise ToolError(f"{' '.join(command)} did not finish in 60 s") from err
+        run_status(["ip", "netns", "del", name])
