@@ -15,11 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def require(condition: bool, reason: str) -> None:
-    if not condition:
-        pytest.skip(reason)
+from needs import require
 
 
 @pytest.hookimpl(hookwrapper=True)

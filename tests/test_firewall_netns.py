@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 import netlab
 import pytest
-from conftest import require
 from hypothesis import HealthCheck, given, settings
+from needs import require
 from netlab import DIRECTOR_IP, MAIL, PEER, RS, SPOOF, VIP, Net, sh
 from test_firewall import specs
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import require
+from needs import require
 
 from cluster.errors import ToolError
 from cluster.spec import ClusterSpec, load_seed_spec
