@@ -286,7 +286,7 @@ class Lab:
 
     def stop_service(self, node: str) -> bool:
         """Stop ``node``'s server; returns whether it was running."""
-        self._service(node)
+        self._service(node)  # a UsageError for a node that runs none
         pid = self.running_services().get(node)
         if pid is not None:
             self.stop(pid)
