@@ -2,8 +2,9 @@
 
 The site is built once per module into a temporary directory, never into site/, because
 mkdocs-jupyter copies the notebooks into the output and pytest must not wander into them.
-The build executes the notebook, whose ``keepalived -t`` step makes network namespaces, so
-those tests need root and keepalived; the checks on the sources run anywhere.
+The build executes the notebooks: the first one's ``keepalived -t`` step makes network
+namespaces and the second brings up the lab, so those tests need root and keepalived; the
+checks on the sources run anywhere.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cluster.spec import model
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NOTEBOOK_PAGE = Path("notebooks", "01-cluster-spec", "index.html")
+LAB_PAGE = Path("notebooks", "02-lab", "index.html")
 
 build = pytest.mark.docs
 needs_root = pytest.mark.skipif(
@@ -86,6 +88,20 @@ def test_notebook_page_shows_executed_outputs(site: Path) -> None:
     # The article's config, linted: findings carry their line.
     assert re.search(r"director01\.conf:\d+\s*error\s*\S+\s*unknown keyword 'nat_mask'", text)
     assert (site / NOTEBOOK_PAGE.parent / "01-cluster-spec.ipynb").is_file()
+
+
+@build
+@needs_root
+def test_lab_notebook_shows_servers_faults_and_mail(site: Path) -> None:
+    text = visible_text(site / LAB_PAGE)
+    for rs in ("realserver1", "realserver2"):
+        assert f"X-Real-Server: {rs}" in text
+    assert text.count("genhash a0dcbc1a6e5dc4201a5a495fa858cdf6") == 4
+    assert "192.168.170.25:80 /: DOWN: status 503 not in 200-299" in text
+    assert "DOWN: digest mismatch" in text and "DOWN: timeout after 2 s" in text
+    assert "192.168.170.25:443 /: DOWN: refused" in text
+    assert "Subject: [DIRECTOR01] hello from the lab" in text
+    assert "removed agent (powered off)" in text
 
 
 @build

@@ -1,8 +1,9 @@
-"""How fast the lab is: ``lab up`` wall time and the agent's round trips.
+"""How fast the lab is: ``lab up`` wall time, the agent's round trips, a real server's start.
 
-Targets from issue 3: ``lab up`` under 15 s with the guest boot, a trivial command under
-50 ms. Each round trip is timed from the caller, through the relay and the serial line in
-guest mode, so the figures are what a test or a notebook sees.
+Targets from issue 3: ``lab up`` under 15 s with the guest boot (and the real servers and
+SMTP sink started), a trivial command under 50 ms. Each round trip is timed from the caller,
+through the relay and the serial line in guest mode, so the figures are what a test or a
+notebook sees.
 
 Run it with ``cluster bench lab -o out/bench-lab.json`` (root; it takes a running lab
 down first, and leaves the lab up afterwards).
@@ -41,6 +42,17 @@ def _time(fn: Callable[[], object], n: int) -> list[float]:
     return samples
 
 
+def _restart(lab: Lab, node: str, n: int) -> list[float]:
+    """Seconds from ``fault NODE clear`` on a stopped server to it listening again."""
+    samples = []
+    for _ in range(n):
+        lab.fault(node, "down")
+        start = time.perf_counter()
+        lab.fault(node, "clear")
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
 def bench_lab(mode: str = "auto", progress: Progress = print, n: int = 30) -> dict[str, Any]:
     progress("taking down any running lab")
     Lab.down()
@@ -69,6 +81,7 @@ def bench_lab(mode: str = "auto", progress: Progress = print, n: int = 30) -> di
             "netlink_first_call_s": round(first_netlink_s, 2),
             "netlink_links_dump": _summary(_time(lambda: lab.call("director01", "links"), n)),
             "netlink_routes_dump": _summary(_time(lambda: lab.call("director01", "routes"), n)),
+            "realserver_start": _summary(_restart(lab, "realserver1", 5)),
         }
     finally:
         lab.close()

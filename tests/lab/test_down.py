@@ -29,7 +29,11 @@ def leftovers(paths: Paths, pids: list[int]) -> list[str]:
 
 
 def everything_pids(lab: Lab) -> list[int]:
-    return list(lab.state.pids.values())
+    """The lab's host processes; in host mode its servers are host processes too (in guest
+    mode they die with the guest, whose processes are among the state's pids)."""
+    servers = lab.running_services()
+    assert set(servers) == {"realserver1", "realserver2", "smtp"}, servers
+    return [*lab.state.pids.values(), *(servers.values() if lab.state.mode == "host" else ())]
 
 
 @pytest.mark.parametrize("crash", ["agent", "guest", "none"])
