@@ -9,6 +9,7 @@ Exit codes (also in ``cluster --help``):
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
 5     a probe got no usable answer (refused, timeout, TLS failure, empty response)
+6     the lab could not be built, reached or torn down
 ====  =====================================================================
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -42,6 +44,7 @@ EXIT_CODES = """exit codes:
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
   5  a probe got no usable answer (refused, timeout, TLS failure, empty response)
+  6  the lab could not be built, reached or torn down
 """
 
 Command = Callable[[argparse.Namespace], int]
@@ -161,11 +164,13 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--ports-per-ip", type=_positive, default=100, help="default 100")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=_run_bench_check)
+    lab = kinds.add_parser("lab", help="lab up wall time and agent round trips")
+    lab.add_argument("--out", type=Path, help="write the JSON here as well as to stdout")
+    lab.add_argument("--mode", choices=["auto", "host", "guest"], default="auto")
+    lab.set_defaults(run=_bench_lab)
 
 
 def _run_bench_check(args: argparse.Namespace) -> int:
-    import json
-
     from cluster.bench.check import run
 
     text = json.dumps(run(args.endpoints, args.ports_per_ip), indent=2) + "\n"
@@ -173,6 +178,95 @@ def _run_bench_check(args: argparse.Namespace) -> int:
         args.output.write_text(text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _add_lab(commands: argparse._SubParsersAction) -> None:
+    lab = commands.add_parser("lab", help="the seed cluster in namespaces on this machine")
+    sub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    up = sub.add_parser("up", help="boot (if needed) and build the lab; idempotent")
+    up.add_argument(
+        "--mode",
+        choices=["auto", "host", "guest"],
+        default="auto",
+        help="host namespaces need IPVS in the host kernel; auto picks (default)",
+    )
+    up.add_argument("--clients", type=int, default=1, help="client namespaces (default 1)")
+    up.set_defaults(run=_lab_up)
+    down = sub.add_parser("down", help="remove everything the lab made, even after a crash")
+    down.set_defaults(run=_lab_down)
+    status = sub.add_parser("status", help="nodes, interfaces, addresses, processes")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(run=_lab_status)
+    exec_ = sub.add_parser("exec", help="run a command on a node: lab exec NODE -- CMD")
+    exec_.add_argument("node")
+    exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD")
+    exec_.add_argument("--timeout", type=float, default=60)
+    exec_.set_defaults(run=_lab_exec)
+
+
+def _progress(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def _lab_up(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+    from cluster.lab.topology import seed_topology
+
+    with Lab.up(seed_topology(clients=args.clients), progress=_progress, mode=args.mode) as lab:
+        print(f"lab up ({lab.state.mode} mode): {', '.join(lab.nodes)}")
+    return 0
+
+
+def _lab_down(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    removed = Lab.down(progress=_progress)
+    print("lab down" if removed else "no lab was running")
+    return 0
+
+
+def _lab_status(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        status = lab.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"mode {status['mode']}, kernel {status['kernel']}, pids {status['pids']}")
+    for node, links in status["nodes"].items():
+        shown = [
+            f"{name} {' '.join(v['addresses']) or '-'}" for name, v in links.items() if name != "lo"
+        ]
+        print(f"  {node:12} {'; '.join(shown)}")
+    for svc in status["services"]:
+        state = "running" if svc["returncode"] is None else f"exited {svc['returncode']}"
+        print(f"  service pid {svc['pid']} on {svc['ns']}: {' '.join(svc['argv'])} ({state})")
+    return 0
+
+
+def _lab_exec(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UsageError("lab exec needs a command: cluster lab exec NODE -- CMD")
+    with Lab() as lab:
+        result = lab.run(args.node, *argv, timeout=args.timeout)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.rc
+
+
+def _bench_lab(args: argparse.Namespace) -> int:
+    from cluster.bench.lab import bench_lab
+
+    text = json.dumps(bench_lab(mode=args.mode, progress=_progress), indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
     return 0
 
 
@@ -250,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_genhash(commands)
+    _add_lab(commands)
     _add_bench(commands)
     return parser
 

@@ -111,3 +111,13 @@ class ProbeError(ClusterError):
         self.reason = reason or message
         """The cause alone ("refused", "timeout after 5 s connecting"), for a verdict that
         already names the endpoint."""
+
+
+class LabError(ClusterError):
+    """The lab could not be built, reached or torn down: no guest kernel, a dead agent, a timeout.
+
+    Separate from :class:`ToolError` because the remedy differs: a lab error is fixed with
+    ``cluster lab down`` and another ``lab up``, not by installing or reconfiguring a program.
+    """
+
+    exit_code = 6

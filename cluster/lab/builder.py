@@ -1,0 +1,98 @@
+"""Builds a :class:`~cluster.lab.topology.Topology` through the agent, idempotently.
+
+Each namespace gets one ``ip -force -batch`` run: under UML a process start costs 30-100 ms,
+so nine batches beat a hundred ``ip`` commands, and a netlink library would first cost seconds
+to import. Every verb is idempotent (``replace``) or fails only with "File exists", which the
+builder accepts, so ``lab up`` on a built lab changes nothing.
+
+:func:`plan` is pure, so the exact commands can be read without root:
+
+>>> from cluster.lab.topology import seed_topology
+>>> steps = plan(seed_topology())
+>>> [s.ns for s in steps][:3]
+[None, 'switch', 'client1']
+>>> print("\\n".join(steps[0].lines[-1:]))
+link add eth0 netns smtp type veth peer name p6.eth0 netns switch
+>>> print("\\n".join(l for l in steps[-2].lines if "route" in l))
+route replace default via 192.168.170.1
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from cluster.errors import LabError
+from cluster.lab.client import AgentClient
+from cluster.lab.topology import SWITCH, Topology
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``ip`` batch to run in ``ns`` (``None``: the kernel's initial namespace)."""
+
+    ns: str | None
+    lines: tuple[str, ...]
+    sysctls: tuple[tuple[str, str], ...] = field(default=())
+
+
+def plan(topo: Topology) -> list[Step]:
+    """The batches that build ``topo``: namespaces and veth pairs, bridges, then each node."""
+    links = list(topo.links())
+    create = [f"netns add {ns}" for ns in topo.namespaces] + [
+        f"link add {link.ifname} netns {link.node} type veth peer name {link.port} netns {SWITCH}"
+        for link in links
+    ]
+    switch = ["link set lo up"]
+    for seg in topo.segments:
+        switch += [
+            # VRRP adverts are multicast; snooping could hold them back until a querier exists
+            f"link add {seg.bridge} type bridge mcast_snooping 0",
+            f"link set {seg.bridge} up",
+        ]
+    for link in links:
+        switch += [
+            f"link set {link.port} master {link.bridge} alias {link.node}:{link.ifname} up",
+        ]
+    steps = [Step(None, tuple(create)), Step(SWITCH, tuple(switch))]
+    for node in topo.nodes:
+        lines = ["link set lo up"]
+        for iface in node.interfaces:
+            lines.append(f"link set {iface.name} up")
+            lines += [f"addr replace {addr} dev {iface.name}" for addr in iface.addresses]
+        lines += [f"route replace {r.dst} via {r.via}" for r in node.routes]
+        sysctls: list[tuple[str, str]] = []
+        if node.forwarding:
+            sysctls.append(("net.ipv4.ip_forward", "1"))
+        if node.role == "director":
+            # as in the article: a NAT director must not redirect real servers past itself
+            sysctls += [("net.ipv4.conf.all.send_redirects", "0"),
+                        ("net.ipv4.conf.default.send_redirects", "0")]
+        steps.append(Step(node.name, tuple(lines), tuple(sysctls)))
+    return steps
+
+
+def _run_step(agent: AgentClient, step: Step) -> None:
+    result = agent.request(
+        "run", ns=step.ns, argv=["ip", "-force", "-batch", "-"],
+        input="\n".join(step.lines) + "\n", timeout=30,
+    )
+    problems = [
+        line for line in result["stderr"].splitlines()
+        if "File exists" not in line and not line.startswith("Command failed")
+    ]
+    if problems:
+        where = step.ns or "the lab kernel"
+        raise LabError(f"building {where} failed: {'; '.join(problems)}")
+    for key, value in step.sysctls:
+        agent.request("call", ns=step.ns, fn="sysctl", kwargs={"key": key, "value": value})
+
+
+def build(agent: AgentClient, topo: Topology) -> None:
+    """Create what is missing; the node batches run side by side after the shared steps."""
+    first, switch, *nodes = plan(topo)
+    _run_step(agent, first)
+    with ThreadPoolExecutor(max_workers=len(nodes) + 1) as pool:
+        for done in [pool.submit(_run_step, agent, s) for s in (switch, *nodes)]:
+            done.result()
+

@@ -1,0 +1,245 @@
+"""The lab as one object: bring it up, run things on its nodes, take it down.
+
+This is the API notebooks and tests use; ``cluster lab ...`` is a thin layer over it. It hides
+the kernel choice: the same calls work whether the namespaces live on the host or in the UML
+guest.
+
+A session in a notebook (needs root)::
+
+    from cluster.lab import Lab
+    lab = Lab.up()                                   # boots the guest if needed, ~5-8 s
+    lab.run("client1", "ping", "-c1", "192.168.0.204").ok
+    pid = lab.spawn("realserver1", ["python3", "-m", "http.server", "80"], name="http")
+    lab.read_text("realserver1", "/etc/hostname")
+    lab.stop(pid)
+    Lab.down()
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cluster.errors import LabError, UsageError
+from cluster.lab import builder, guest
+from cluster.lab.client import AgentClient
+from cluster.lab.guest import Progress
+from cluster.lab.state import LabState, Paths, alive, kill_group, remove_dirs
+from cluster.lab.topology import Topology, seed_topology
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished command on a node; ``ok`` when it exited 0."""
+
+    node: str
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    def check(self) -> Result:
+        if not self.ok:
+            raise LabError(
+                f"{self.node}: {' '.join(self.argv)} exited {self.rc}: {self.stderr.strip()}"
+            )
+        return self
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class Lab:
+    """A handle on the running lab; cheap to create, one agent connection per handle."""
+
+    def __init__(self, paths: Paths | None = None) -> None:
+        self.paths = paths or Paths()
+        state = LabState.load(self.paths)
+        if state is None or not self.paths.socket.exists():
+            raise LabError("no lab is running; start one with `cluster lab up`")
+        self.state = state
+        self.agent = AgentClient(self.paths.socket)
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    @classmethod
+    def up(cls, topology: Topology | None = None, progress: Progress = _quiet,
+           mode: str = "auto", paths: Paths | None = None) -> Lab:
+        """Boot (unless running) and build; idempotent. On failure nothing is left behind.
+
+        ``mode`` is ``auto`` (host when its kernel has IPVS), ``host`` or ``guest``.
+        """
+        paths = paths or Paths()
+        topo = topology or seed_topology()
+        lab = cls._running(paths)
+        if lab is None:
+            cls.down(paths, progress=_quiet)  # the remains of a crashed lab, if any
+            state = LabState()
+            try:
+                if mode == "host" or (mode == "auto" and guest.kernel_has_ipvs()):
+                    guest.start_host_agent(paths, state, progress)
+                else:
+                    guest.boot(paths, state, progress)
+                lab = cls(paths)
+            except BaseException:
+                cls.down(paths, progress=_quiet)
+                raise
+        else:
+            progress(f"lab already running ({lab.state.mode} mode), checking the topology")
+        try:
+            lab.state.namespaces = sorted(set(lab.state.namespaces) | set(topo.namespaces))
+            lab.state.save(paths)
+            progress(f"building {len(topo.nodes)} nodes, {len(topo.segments)} segments")
+            builder.build(lab.agent, topo)
+        except BaseException:
+            lab.close()
+            cls.down(paths, progress=_quiet)
+            raise
+        progress("lab is up")
+        return lab
+
+    @classmethod
+    def _running(cls, paths: Paths) -> Lab | None:
+        try:
+            lab = cls(paths)
+            lab.agent.request("ping", timeout=5)
+        except (LabError, TimeoutError):
+            return None
+        return lab
+
+    @staticmethod
+    def down(paths: Paths | None = None, progress: Progress = _quiet) -> list[str]:
+        """Remove everything a lab made, even after a crash; returns what it removed."""
+        paths = paths or Paths()
+        state = LabState.load(paths) or LabState()
+        removed: list[str] = []
+        if paths.socket.exists():
+            with contextlib.suppress(LabError, OSError, TimeoutError), \
+                    AgentClient(paths.socket) as agent:
+                agent.request("poweroff", timeout=2)
+                removed.append("agent (powered off)")
+        if state.mode == "host":
+            removed += _delete_host_namespaces(state.namespaces)
+        uml_pid = paths.root / "uml.pid"
+        if "uml" not in state.pids and uml_pid.exists():
+            state.pids["uml"] = int(uml_pid.read_text())
+            state.marks.setdefault("uml", "linux.uml")
+        for name, pid in state.pids.items():
+            if kill_group(pid, state.marks.get(name, name)):
+                removed.append(f"{name} pid {pid}")
+        removed += [str(d) for d in (paths.root, paths.tmp) if d.exists()]
+        remove_dirs(paths)
+        for item in removed:
+            progress(f"removed {item}")
+        return removed
+
+    def close(self) -> None:
+        self.agent.close()
+
+    # --- running things ---------------------------------------------------------------------
+
+    def _ns(self, node: str) -> str:
+        if node not in self.state.namespaces:
+            raise UsageError(f"no lab node {node!r}; nodes: {', '.join(self.nodes)}")
+        return node
+
+    @property
+    def nodes(self) -> list[str]:
+        return [ns for ns in self.state.namespaces if ns != "switch"]
+
+    def run(self, node: str, *argv: str, input: str | None = None,
+            timeout: float = 60) -> Result:
+        """Run a program on ``node`` and wait for it."""
+        res = self.agent.request("run", ns=self._ns(node), argv=list(argv), input=input,
+                                 timeout=timeout)
+        return Result(node, argv, res["rc"], res["stdout"], res["stderr"])
+
+    def sh(self, node: str, script: str, timeout: float = 60) -> Result:
+        """Run a shell script on ``node``: handy for pipelines in notebooks."""
+        return self.run(node, "sh", "-c", script, timeout=timeout)
+
+    def spawn(self, node: str, argv: list[str], name: str) -> int:
+        """Start a long-running service on ``node``; its output goes to ``log_path``."""
+        log = self.log_path(node, name)
+        return int(self.agent.request("spawn", ns=self._ns(node), argv=argv, log=str(log))["pid"])
+
+    def stop(self, pid: int, sig: int = 15, timeout: float = 5) -> int | None:
+        """Signal a spawned service's process group and wait up to ``timeout`` for it to end."""
+        return self.agent.request("signal", pid=pid, sig=sig, timeout=timeout)["returncode"]
+
+    def services(self) -> list[dict[str, Any]]:
+        return list(self.agent.request("ps"))
+
+    def log_path(self, node: str, name: str) -> Path:
+        """Logs live in the share, so the host reads them at the same path."""
+        return self.paths.share / "logs" / f"{node}-{name}.log"
+
+    def call(self, node: str | None, fn: str, **kwargs: Any) -> Any:
+        """One of the agent's Python functions (``links``, ``addresses``, ``routes``, ...)."""
+        return self.agent.request("call", ns=self._ns(node) if node else None, fn=fn,
+                                  kwargs=kwargs)
+
+    def read_file(self, node: str, path: str) -> bytes:
+        """A file as the node sees it (namespaces share the lab kernel's file system)."""
+        return base64.b64decode(self.call(node, "read_file", path=path))
+
+    def read_text(self, node: str, path: str) -> str:
+        return self.read_file(node, path).decode()
+
+    def write_file(self, node: str, path: str, data: bytes | str, mode: int = 0o644) -> None:
+        raw = data.encode() if isinstance(data, str) else data
+        self.call(node, "write_file", path=path, data=base64.b64encode(raw).decode(), mode=mode)
+
+    def status(self) -> dict[str, Any]:
+        """Mode, processes and, per node, interfaces with their addresses."""
+        info = self.agent.request("ping")
+        nodes: dict[str, Any] = {}
+        for node in self.nodes:
+            addrs: dict[str, list[str]] = {}
+            for a in self.call(node, "addresses"):
+                addrs.setdefault(a["ifname"], []).append(a["address"])
+            nodes[node] = {
+                link["name"]: {"state": link["state"], "addresses": addrs.get(link["name"], [])}
+                for link in self.call(node, "links")
+            }
+        return {
+            "mode": self.state.mode,
+            "kernel": info["kernel"],
+            "guest_user": self.state.guest_user,
+            "pids": {k: v for k, v in self.state.pids.items()
+                     if alive(v, self.state.marks.get(k, k))},
+            "nodes": nodes,
+            "services": self.services(),
+        }
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _delete_host_namespaces(namespaces: list[str]) -> list[str]:
+    """Host mode: kill what runs in our namespaces, then delete them; needs no agent."""
+    removed = []
+    ip = shutil.which("ip") or "ip"
+    for ns in namespaces:
+        if not Path(f"/run/netns/{ns}").exists():
+            continue
+        pids = subprocess.run([ip, "netns", "pids", ns], capture_output=True, text=True,
+                              check=False).stdout.split()
+        if pids:
+            subprocess.run(["kill", "-9", *pids], capture_output=True, check=False)
+        subprocess.run([ip, "netns", "del", ns], capture_output=True, check=False)
+        removed.append(f"namespace {ns}")
+    return removed
