@@ -244,9 +244,9 @@ def _save_dest(service: Service, dest: Destination) -> str:
     ]
     if dest.forwarding == "TUN":
         words.append(f"--tun-type {dest.tunnel_type}")
-        if dest.tunnel_type != "ipip":
+        if dest.tunnel_type == "gue":
             words.append(f"--tun-port {dest.tunnel_port}")
-        if dest.tunnel_checksum:
+        if dest.tunnel_type != "ipip":
             words.append(f"--tun-{dest.tunnel_checksum}")
     return " ".join(words) + "\n"
 
@@ -458,7 +458,9 @@ class _Command:
             lower_threshold=_number(get("l-threshold", "0"), "-y", 0, 2**31 - 1),
             tunnel_type=_choice(get("tun-type", "ipip"), TUNNEL_TYPES, "--tun-type"),
             tunnel_port=_number(get("tun-port", "0"), "--tun-port", 0, 65535),
-            tunnel_checksum=_choice(get("tun-checksum", ""), tuple(TUNNEL_CHECKSUMS), "checksum"),
+            tunnel_checksum=_choice(
+                get("tun-checksum", "nocsum"), tuple(TUNNEL_CHECKSUMS), "checksum"
+            ),
         )
 
 

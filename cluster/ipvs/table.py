@@ -33,13 +33,14 @@ Protocol = Literal["TCP", "UDP", "SCTP"]
 #: director itself, so it is only ever read, never asked for.
 Forwarding = Literal["NAT", "LOCAL", "TUN", "DR"]
 TunnelType = Literal["ipip", "gue", "gre"]
-TunnelChecksum = Literal["", "nocsum", "csum", "remcsum"]
+TunnelChecksum = Literal["nocsum", "csum", "remcsum"]
 
 PROTOCOL_NUMBERS: dict[Protocol, int] = {"TCP": 6, "UDP": 17, "SCTP": 132}
 #: ``IP_VS_CONN_F_*`` values; the order is the kernel's (MASQ is 0).
 FORWARDING_CODES: dict[Forwarding, int] = {"NAT": 0, "LOCAL": 1, "TUN": 2, "DR": 3}
 TUNNEL_TYPES: tuple[TunnelType, ...] = ("ipip", "gue", "gre")
-TUNNEL_CHECKSUMS: dict[TunnelChecksum, int] = {"": 0, "nocsum": 1, "csum": 2, "remcsum": 4}
+#: ``IP_VS_TUNNEL_ENCAP_FLAG_*``: GUE and GRE tunnels only; ipip has no checksum option.
+TUNNEL_CHECKSUMS: dict[TunnelChecksum, int] = {"nocsum": 0, "csum": 1, "remcsum": 2}
 
 #: ``IP_VS_SVC_F_*`` service flags.
 F_PERSISTENT, F_HASHED, F_ONEPACKET = 0x1, 0x2, 0x4
@@ -147,7 +148,7 @@ class Destination:
     lower_threshold: int = 0
     tunnel_type: TunnelType = "ipip"
     tunnel_port: int = 0
-    tunnel_checksum: TunnelChecksum = ""
+    tunnel_checksum: TunnelChecksum = "nocsum"
     active_conns: int = field(default=0, compare=False)
     inact_conns: int = field(default=0, compare=False)
     persist_conns: int = field(default=0, compare=False)
