@@ -35,7 +35,7 @@ import ipaddress
 import socket
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -166,16 +166,28 @@ def _header() -> tuple[str, int]:
     return "1.2.1", 4096
 
 
-def read_table(netns: str | None = None) -> Table:
-    """The kernel's table, counters included."""
+def _read_service(ipvs: IPVS, message: Any) -> Service:
+    service = _service(message.get("IPVS_CMD_ATTR_SERVICE"))
+    dests = ipvs.dest("dump", service=_service_request(service))
+    return replace(service, destinations=tuple(_dest(m.get("IPVS_CMD_ATTR_DEST")) for m in dests))
+
+
+def read_table(netns: str | None = None, keys: Iterable[ServiceKey] | None = None) -> Table:
+    """The kernel's table, counters included; with ``keys``, only those services (the ones
+    missing from the kernel are left out), which keeps a small change in a big table fast."""
     services = []
     with open_ipvs(netns) as ipvs:
         try:
-            for message in ipvs.service("dump"):
-                service = _service(message.get("IPVS_CMD_ATTR_SERVICE"))
-                dests = ipvs.dest("dump", service=_service_request(service))
-                found = tuple(_dest(m.get("IPVS_CMD_ATTR_DEST")) for m in dests)
-                services.append(replace(service, destinations=found))
+            if keys is None:
+                services = [_read_service(ipvs, m) for m in ipvs.service("dump")]
+            for key in keys or ():
+                try:
+                    found = ipvs.service("get", service=_service_request(Service(key)))
+                except NetlinkError as err:
+                    if err.code != errno.ESRCH:
+                        raise
+                    continue
+                services += [_read_service(ipvs, m) for m in found]
         except NetlinkError as err:
             raise ApplyError("read the IPVS table", str(err)) from None
     version, size = _header()
