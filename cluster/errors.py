@@ -113,6 +113,21 @@ class ProbeError(ClusterError):
         already names the endpoint."""
 
 
+class ApplyError(ClusterError):
+    """A change to a director failed, or its state could not be read; ``step`` says which.
+
+    The message starts with the step (``add dest TCP 192.0.2.1:80 -> 10.0.0.5:80 ...``) so an
+    operator knows where an apply stopped without reading a traceback.
+    """
+
+    exit_code = 7
+
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
 class LabError(ClusterError):
     """The lab could not be built, reached or torn down: no guest kernel, a dead agent, a timeout.
 

@@ -2,8 +2,8 @@
 
 Each family of subcommands lives in its own module with a ``register(commands)`` function:
 :mod:`~cluster.cli.spec` (validate, show, render, lint, import), :mod:`~cluster.cli.probes`
-(genhash, check, digest), :mod:`~cluster.cli.director` (firewall, sysctl), :mod:`~cluster.cli.lab`
-and :mod:`~cluster.cli.bench`.
+(genhash, check, digest), :mod:`~cluster.cli.director` (firewall, sysctl),
+:mod:`~cluster.cli.ipvs`, :mod:`~cluster.cli.lab` and :mod:`~cluster.cli.bench`.
 
 Exit codes (also in ``cluster --help``):
 
@@ -15,6 +15,7 @@ Exit codes (also in ``cluster --help``):
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed
 5     a probe got no usable answer (refused, timeout, TLS failure, empty response)
 6     the lab could not be built, reached or torn down
+7     a change to the system failed or its state could not be read; the step is named
 ====  =====================================================================
 """
 
@@ -25,11 +26,11 @@ import sys
 from collections.abc import Sequence
 
 from cluster import __version__
-from cluster.cli import bench, director, lab, probes, spec
+from cluster.cli import bench, director, ipvs, lab, probes, spec
 from cluster.cli.common import EXIT_CODES, Command, Parser
 from cluster.errors import ClusterError, InputError
 
-FAMILIES = (spec, probes, director, lab, bench)
+FAMILIES = (spec, probes, director, ipvs, lab, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from cluster.cli.common import Subcommands, add_command, positive, progress, write_json
+from cluster.errors import UsageError
+from cluster.files import write_atomic
 
 
 def register(commands: Subcommands) -> None:
@@ -32,6 +35,45 @@ def register(commands: Subcommands) -> None:
     p.add_argument("-n", type=positive, default=30, help="round trips of each kind (default 30)")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_lab)
+    p = kinds.add_parser(
+        "ipvs",
+        help="load 1,000 and 10,000 services through netlink vs ipvsadm-restore",
+        description="Time loading N services x 4 real servers through our netlink path and "
+        "through ipvsadm-restore, and one weight change in a big table. Clears the IPVS "
+        "table where it runs: use --node to run it in a lab node.",
+    )
+    p.add_argument("--sizes", default="1000,10000", help="service counts (default 1000,10000)")
+    p.add_argument("--weight-in", type=positive, default=10000, help="table size for the "
+                   "weight change (default 10000)")  # fmt: skip
+    p.add_argument("--node", metavar="NODE", help="run inside this node of the running lab")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
+    p.set_defaults(run=cmd_bench_ipvs)
+
+
+def cmd_bench_ipvs(args: argparse.Namespace) -> int:
+    try:
+        sizes = [int(n) for n in args.sizes.split(",")]
+    except ValueError:
+        raise UsageError(f"--sizes {args.sizes!r}: want counts such as 1000,10000") from None
+    if args.node:
+        from cluster.lab import Lab
+        from cluster.lab.guest import guest_python
+
+        python, pythonpath = guest_python()
+        argv = ["env", f"PYTHONPATH={pythonpath}", python, "-m", "cluster", "bench", "ipvs",
+                "--sizes", args.sizes, "--weight-in", str(args.weight_in)]  # fmt: skip
+        with Lab() as lab:
+            text = lab.run(args.node, *argv, timeout=3600).check().stdout
+    else:
+        from cluster.bench.ipvs import run
+
+        write_json(run(sizes, args.weight_in), args.output)
+        return 0
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def cmd_bench_check(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ EXIT_CODES = """exit codes:
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed
   5  a probe got no usable answer (refused, timeout, TLS failure, empty response)
   6  the lab could not be built, reached or torn down
+  7  a change to the system failed or its state could not be read; the step is named
 """
 
 Command = Callable[[argparse.Namespace], int]
