@@ -32,6 +32,7 @@ from cluster.keepalived.lint import lint_file
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import parse_file
+from cluster.lab.servers import FAULT_KINDS
 from cluster.probes.digest import PROTOCOLS
 from cluster.spec import ClusterSpec, dump_spec, load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
@@ -244,6 +245,21 @@ def _add_lab(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD")
     p.add_argument("--timeout", type=float, default=60, help="seconds (default 60)")
     p.set_defaults(run=cmd_lab_exec)
+    p = actions.add_parser(
+        "fault",
+        help="make a real server slow, wrong or down, or clear that",
+        description="Set a real server's fault; it applies from the next request and replaces "
+        "the one before. slow SECONDS: answer only after that delay; wrong-body: another page "
+        "(the digest differs); status CODE: the right page with that status; down: stop the "
+        "server (connections are refused); clear: serve normally (and start it if down).",
+    )
+    p.add_argument("node", metavar="NODE", help="a real server, e.g. realserver1")
+    p.add_argument("kind", choices=FAULT_KINDS, metavar="FAULT", help=", ".join(FAULT_KINDS))
+    p.add_argument("value", nargs="?", metavar="VALUE", help="seconds for slow, code for status")
+    p.set_defaults(run=cmd_lab_fault)
+    p = actions.add_parser("mails", help="the mails the lab's SMTP sink received")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_lab_mails)
 
 
 def _progress(message: str) -> None:
@@ -286,9 +302,42 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
             f"{name} {' '.join(v['addresses']) or '-'}" for name, v in links.items() if name != "lo"
         ]
         print(f"  {node:12} {'; '.join(shown)}")
+    for node, server in status["servers"].items():
+        state = f"pid {server['pid']}" if server["pid"] else "stopped"
+        fault = f", fault: {server['fault']}" if server["role"] == "realserver" else ""
+        print(f"  {node:12} {server['role']} server {state}{fault}")
+    print(f"  SMTP sink: {status['mails']} mails (cluster lab mails)")
     for svc in status["services"]:
         state = "running" if svc["returncode"] is None else f"exited {svc['returncode']}"
         print(f"  pid {svc['pid']} on {svc['ns']}: {' '.join(svc['argv'])} ({state})")
+    return 0
+
+
+def cmd_lab_fault(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        fault = lab.fault(args.node, args.kind, args.value)
+    print(f"{args.node}: {fault.describe()}")
+    return 0
+
+
+def cmd_lab_mails(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    import time
+
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        mails = lab.mails()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(m) for m in mails], indent=2))
+        return 0
+    for mail in mails:
+        when = time.strftime("%H:%M:%S", time.localtime(mail.time))
+        print(f"{when} from {mail.sender or '<>'} to {', '.join(mail.recipients)}: {mail.subject}")
+        print("".join(f"    {line}\n" for line in mail.body.splitlines()), end="")
     return 0
 
 

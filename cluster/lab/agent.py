@@ -93,6 +93,21 @@ def _argv(argv: list[str]) -> list[str]:
     return [_which(argv[0]) if "/" not in argv[0] else argv[0], *argv[1:]]
 
 
+def _child_env() -> dict[str, str]:
+    """A clean environment that still finds this package, so ``python3 -m cluster...`` runs
+    in any node (the lab's servers, a probe in a test) with the agent's own import path."""
+    paths = [str(Path(__file__).resolve().parents[2]), *os.environ.get("PYTHONPATH", "").split(":")]
+    return {
+        "PATH": PATH,
+        "LC_ALL": "C",
+        "PYTHONPATH": ":".join(dict.fromkeys(p for p in paths if p)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+CHILD_ENV = _child_env()
+
+
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
@@ -207,6 +222,7 @@ class Agent:
             "pid": os.getpid(),
             "mode": self.mode,
             "kernel": os.uname().release,
+            "python": sys.executable,
             "uptime": float(Path("/proc/uptime").read_text().split()[0]),
         }
 
@@ -218,7 +234,7 @@ class Agent:
                 capture_output=True,
                 timeout=req.get("timeout"),
                 start_new_session=True,
-                env={"PATH": PATH, "LC_ALL": "C"},
+                env=CHILD_ENV,
                 check=False,
             )
         return {"rc": done.returncode, "stdout": _text(done.stdout), "stderr": _text(done.stderr)}
@@ -233,12 +249,13 @@ class Agent:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={"PATH": PATH, "LC_ALL": "C"},
+                env=CHILD_ENV,
             )
         self.spawned[proc.pid] = proc
         self.spawn_info[proc.pid] = {
             "pid": proc.pid,
             "ns": req.get("ns"),
+            "name": req.get("name", ""),
             "argv": req["argv"],
             "log": str(log),
         }

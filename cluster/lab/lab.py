@@ -7,10 +7,12 @@ guest.
 A session in a notebook (needs root)::
 
     from cluster.lab import Lab
-    lab = Lab.up()                                   # boots the guest if needed, ~5-8 s
+    lab = Lab.up()                  # boots the guest if needed; starts real servers and SMTP
     lab.run("client1", "ping", "-c1", "192.168.0.204").ok
-    pid = lab.spawn("realserver1", ["python3", "-m", "http.server", "80"], name="http")
-    lab.read_text("realserver1", "/etc/hostname")
+    lab.run("director01", "curl", "-si", "http://192.168.170.25/").stdout
+    lab.fault("realserver1", "status", 503)          # or slow 12, wrong-body, down, clear
+    lab.mails()                                      # what the SMTP sink received
+    pid = lab.spawn("client1", ["sleep", "60"], name="sleeper")
     lab.stop(pid)
     Lab.down()
 """
@@ -19,16 +21,21 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import json
 import shutil
 import subprocess
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cluster.errors import LabError, UsageError
-from cluster.lab import builder, guest
+from cluster.lab import builder, guest, pki, services
 from cluster.lab.client import AgentClient
 from cluster.lab.guest import Progress
+from cluster.lab.servers import READY, Fault, Mail
 from cluster.lab.state import LabState, Paths, alive, kill_group, remove_dirs
 from cluster.lab.topology import Topology, seed_topology
 
@@ -103,9 +110,14 @@ class Lab:
             progress(f"lab already running ({lab.state.mode} mode), checking the topology")
         try:
             lab.state.namespaces = sorted(set(lab.state.namespaces) | set(topo.namespaces))
+            lab.state.services = {**lab.state.services, **services.roles(topo)}
             lab.state.save(paths)
             progress(f"building {len(topo.nodes)} nodes, {len(topo.segments)} segments")
             builder.build(lab.agent, topo)
+            if made := pki.ensure(paths.pki, services.certificates(topo)):
+                progress(f"made {', '.join(p.name for p in made)} in {paths.pki}")
+            progress(f"starting the servers on {', '.join(lab.state.services)}")
+            lab.start_services()
         except BaseException:
             lab.close()
             cls.down(paths, progress=_quiet)
@@ -178,7 +190,8 @@ class Lab:
     def spawn(self, node: str, argv: list[str], name: str) -> int:
         """Start a long-running service on ``node``; its output goes to ``log_path``."""
         log = self.log_path(node, name)
-        return int(self.agent.request("spawn", ns=self._ns(node), argv=argv, log=str(log))["pid"])
+        reply = self.agent.request("spawn", ns=self._ns(node), argv=argv, log=str(log), name=name)
+        return int(reply["pid"])
 
     def stop(self, pid: int, sig: int = 15, timeout: float = 5) -> int | None:
         """Signal a spawned service's process group and wait up to ``timeout`` for it to end."""
@@ -206,9 +219,122 @@ class Lab:
         raw = data.encode() if isinstance(data, str) else data
         self.call(node, "write_file", path=path, data=base64.b64encode(raw).decode(), mode=mode)
 
+    @functools.cached_property
+    def python(self) -> str:
+        """The lab's interpreter: the agent's (in the guest, the host's system Python)."""
+        return str(self.agent.request("ping")["python"])
+
+    def run_python(self, node: str, code: str, *args: str, timeout: float = 60) -> Result:
+        """Run Python code on ``node`` with this package importable (``sys.argv[1:]`` = args)."""
+        return self.run(node, self.python, "-c", code, *args, timeout=timeout)
+
+    # --- the lab's servers: real servers (www) and the SMTP sink -----------------------------
+
+    def _service(self, node: str) -> services.Service:
+        role = self.state.services.get(node)
+        if role is None:
+            known = ", ".join(self.state.services) or "none"
+            raise UsageError(f"{node!r} runs none of the lab's servers; those that do: {known}")
+        return services.service(node, role, self.paths)
+
+    def running_services(self) -> dict[str, int]:
+        """Node -> pid of each of the lab's servers that runs now."""
+        names = {node: self._service(node).name for node in self.state.services}
+        return {
+            s["ns"]: s["pid"]
+            for s in self.services()
+            if s["returncode"] is None and names.get(s["ns"]) == s.get("name")
+        }
+
+    def start_services(self, nodes: Iterable[str] | None = None, timeout: float = 30) -> None:
+        """Start those of the lab's servers that are not running and wait until they listen.
+
+        All are spawned before any is waited for: each is a Python start, most of a second in
+        the guest, and they overlap.
+        """
+        running = self.running_services()
+        started = []
+        for node in self.state.services if nodes is None else nodes:
+            svc = self._service(node)
+            if node in running:
+                continue
+            log = self.log_path(node, svc.name)
+            offset = log.stat().st_size if log.exists() else 0
+            pid = self.spawn(node, [self.python, *svc.args], name=svc.name)
+            started.append((node, pid, log, offset))
+        deadline = time.monotonic() + timeout
+        for node, pid, log, offset in started:
+            self._wait_ready(node, pid, log, offset, deadline)
+
+    def _wait_ready(self, node: str, pid: int, log: Path, offset: int, deadline: float) -> None:
+        """Wait for the server's ready line in its log (the share: no agent round trip)."""
+        checked = time.monotonic()
+        while True:
+            text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
+            if READY in text:
+                return
+            exited = False
+            if time.monotonic() - checked > 0.25:
+                checked = time.monotonic()
+                exited = any(
+                    s["returncode"] is not None for s in self.services() if s["pid"] == pid
+                )
+            if exited or time.monotonic() > deadline:
+                why = "exited" if exited else "did not start listening in time"
+                raise LabError(f"the server on {node} {why}; its log ({log}):\n{text[-2000:]}")
+            time.sleep(0.02)
+
+    def stop_service(self, node: str) -> bool:
+        """Stop ``node``'s server; returns whether it was running."""
+        self._service(node)
+        pid = self.running_services().get(node)
+        if pid is not None:
+            self.stop(pid)
+        return pid is not None
+
+    def fault(self, node: str, kind: str, value: str | float | None = None) -> Fault:
+        """Make a real server misbehave from its next request on (see :class:`Fault`).
+
+        ``down`` stops it; any other fault, ``clear`` included, starts it if it is down.
+        """
+        if self.state.services.get(node) != "realserver":
+            real = [n for n, role in self.state.services.items() if role == "realserver"]
+            raise UsageError(f"faults apply to real servers ({', '.join(real)}), not {node!r}")
+        try:
+            fault = Fault.parse(kind, value)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if fault.kind == "down":
+            self.stop_service(node)
+        else:
+            self.write_file(node, str(self.paths.fault(node)), fault.to_json())
+            self.start_services([node])
+        return fault
+
+    def faults(self) -> dict[str, str]:
+        """Real server -> its fault as words (``clear``, ``slow 12``, ``down``, ...)."""
+        running = self.running_services()
+        found = {}
+        for node, role in self.state.services.items():
+            if role != "realserver":
+                continue
+            path = self.paths.fault(node)
+            fault = Fault.from_json(path.read_text()) if path.exists() else Fault()
+            found[node] = fault.describe() if node in running else "down"
+        return found
+
+    def mails(self) -> list[Mail]:
+        """Every mail the SMTP sink has received, oldest first."""
+        if not self.paths.mails.exists():
+            return []
+        lines = self.paths.mails.read_text().splitlines()
+        return [Mail(**json.loads(line)) for line in lines if line.strip()]
+
     def status(self) -> dict[str, Any]:
-        """Mode, processes and, per node, interfaces with their addresses."""
+        """Mode, processes, the lab's servers and faults, and, per node, interfaces with their
+        addresses."""
         info = self.agent.request("ping")
+        running, faults = self.running_services(), self.faults()
         nodes: dict[str, Any] = {}
         for node in self.nodes:
             addrs: dict[str, list[str]] = {}
@@ -227,6 +353,11 @@ class Lab:
             },
             "nodes": nodes,
             "services": self.services(),
+            "servers": {
+                node: {"role": role, "pid": running.get(node), "fault": faults.get(node)}
+                for node, role in self.state.services.items()
+            },
+            "mails": len(self.mails()),
         }
 
     def __enter__(self) -> Lab:

@@ -16,9 +16,10 @@ b'{"id":7,"op":"run","ns":"client1","argv":["true"]}\\n'
 
 Operations (see :mod:`cluster.lab.agent` for the arguments of each):
 
-- ``ping``: the agent's pid, kernel and uptime; the cheapest round trip.
+- ``ping``: the agent's pid, kernel, Python and uptime; the cheapest round trip.
 - ``run``: run a program in a namespace and wait; returns ``rc``, ``stdout``, ``stderr``.
-- ``spawn``: start a long-lived program (a server, keepalived) with output to a log file.
+- ``spawn``: start a long-lived program (a server, keepalived) under a name, with output to a
+  log file.
 - ``ps``: the processes the agent spawned, with their exit status once they end.
 - ``signal``: send a signal to a process the agent spawned.
 - ``call``: run one of the agent's Python functions (netlink, files, sysctls) in a namespace.
@@ -44,6 +45,7 @@ class Request(TypedDict):
     input: NotRequired[str | None]
     timeout: NotRequired[float | None]
     log: NotRequired[str]
+    name: NotRequired[str]
     pid: NotRequired[int]
     sig: NotRequired[int]
     fn: NotRequired[str]

@@ -57,6 +57,21 @@ class Paths:
     def share(self) -> Path:
         return self.root / "share"
 
+    @property
+    def pki(self) -> Path:
+        """The lab CA and the real servers' keys and certificates."""
+        return self.share / "pki"
+
+    @property
+    def mails(self) -> Path:
+        """The SMTP sink's store: one JSON line per mail."""
+        return self.share / "mail" / "mails.jsonl"
+
+    def fault(self, node: str) -> Path:
+        """A real server's fault; written only from the lab side, where the server reads it
+        (the guest caches hostfs pages, so a host-side write could go unseen)."""
+        return self.share / "faults" / f"{node}.json"
+
 
 @dataclass
 class LabState:
@@ -67,6 +82,8 @@ class LabState:
     # process name -> the string its /proc/PID/cmdline must contain before we kill it
     marks: dict[str, str] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
+    # node -> role ("realserver", "smtp") for the nodes that run one of the lab's servers
+    services: dict[str, str] = field(default_factory=dict)
     guest_user: str = ""
     started: float = field(default_factory=time.time)
 

@@ -22,8 +22,8 @@ as behind a real director pair.
 [('eth0', 'external', ('192.168.0.204/24',)), ('eth1', 'internal', ('192.168.170.179/24',))]
 >>> topo.node("realserver1").routes
 (Route(dst='default', via='192.168.170.1'),)
->>> topo.vip, topo.dip
-('192.168.0.174', '192.168.170.1')
+>>> topo.vip, topo.dip, topo.virtualhosts
+('192.168.0.174', '192.168.170.1', ('test.mydomain',))
 >>> [(link.port, link.bridge) for link in topo.links() if link.node == "realserver2"]
 [('p5.eth0', 'br-internal')]
 """
@@ -100,6 +100,7 @@ class Topology:
     segments: tuple[Segment, ...]
     vip: str  # the floating addresses keepalived moves; not assigned by the builder
     dip: str
+    virtualhosts: tuple[str, ...] = ()  # names the real servers' certificates carry
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -246,7 +247,13 @@ def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4) -> Topology
         *(Segment(name, str(net)) for name, net in subnets.items()),
     )
     back = _segment_of(next(iter(real)), subnets) if real else front
-    return Topology(tuple(nodes), segments, vip=str(vip), dip=gateway(back))
+    return Topology(
+        tuple(nodes),
+        segments,
+        vip=str(vip),
+        dip=gateway(back),
+        virtualhosts=tuple(dict.fromkeys(vs.virtualhost for vs in services if vs.virtualhost)),
+    )
 
 
 def seed_topology(clients: int = 1, sources: int = 4) -> Topology:
