@@ -169,9 +169,22 @@ class SyncGroup(Model):
     notify: Notify = Notify()
 
 
+class SyncDaemon(Model):
+    """IPVS connection sync (keepalived's ``lvs_sync_daemon``), so established connections
+    survive a failover: the master director multicasts its connection table on
+    ``interface`` and the backup keeps a copy. ``instance``'s VRRP state decides which
+    director sends; ``id`` tells several clusters on one segment apart.
+    """
+
+    interface: str
+    instance: Name
+    id: Annotated[int, Field(ge=0, le=255)] | None = None
+
+
 class Vrrp(Model):
     instances: list[VrrpInstance] = []
     sync_groups: list[SyncGroup] = []
+    sync_daemon: SyncDaemon | None = None
 
 
 class Url(Model):
