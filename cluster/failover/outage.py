@@ -1,16 +1,19 @@
 """From raw samples to outage windows and a VIP timeline; pure, so it is tested without a lab.
 
 A probe sample is ``[sent, latency, outcome, server]`` (see :mod:`cluster.lab.traffic`). An
-outage is a run of failed requests; it lasts from the last request that succeeded before the
-run to the first that succeeded after it, by send time, so its resolution is the probe
-interval (10 ms) and it never undercounts.
+outage is a gap between two answers: the client got no good answer from the end of one
+successful request to the end of the next. Measured on answers rather than on send times,
+a request that was sent into the gap and answered after it (its SYN waited in a director's
+ARP queue, say) neither shortens nor lengthens the outage. Its resolution is the probe
+interval (10 ms); requests that failed are counted inside the gap.
 
 >>> samples = [[0.00, 0.01, "ok", "rs1"], [0.01, 0.50, "timeout", ""],
-...            [0.02, 0.50, "timeout", ""], [0.03, 0.01, "ok", "rs2"]]
->>> outages(samples)
-[Outage(start=0.0, end=0.03, failed=2, outcomes={'timeout': 2})]
->>> outages(samples)[0].duration
-0.03
+...            [0.02, 0.50, "timeout", ""], [0.03, 0.60, "ok", "rs2"],
+...            [0.64, 0.01, "ok", "rs1"]]
+>>> outages(samples, min_gap=0.1)
+[Outage(start=0.01, end=0.63, failed=2, outcomes={'timeout': 2}, open=False)]
+>>> outages(samples, min_gap=0.1)[0].duration
+0.62
 >>> line = "[2026-11-24T16:43:01.525930] Deleted 2: eth0    inet 192.168.0.174/32 scope global"
 >>> change, = parse_monitor(line, "director01", tz=timezone.utc)
 >>> change.time, change.interface, change.address, change.added
@@ -19,6 +22,7 @@ interval (10 ms) and it never undercounts.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,33 +34,33 @@ Sample = list[Any]  # [sent, latency, outcome, server]
 
 @dataclass(frozen=True)
 class Outage:
-    start: float  # send time of the last good request before the failures
-    end: float  # send time of the first good request after them
-    failed: int
+    start: float  # when the last good answer before the gap arrived
+    end: float  # when the first good answer after it arrived (or the probe's end, if open)
+    failed: int  # requests that failed with their end inside the gap
     outcomes: dict[str, int] = field(default_factory=dict)
+    open: bool = False  # no good answer came after it: the service stayed down
 
     @property
     def duration(self) -> float:
         return round(self.end - self.start, 6)
 
 
-def outages(samples: list[Sample]) -> list[Outage]:
-    """Every run of failed requests; one still open at the end ends at the last send."""
-    found: list[Outage] = []
-    last_ok: float | None = None
-    run: list[Sample] = []
-    for sample in sorted(samples, key=lambda s: s[0]):
-        if sample[2] != "ok":
-            run.append(sample)
-            continue
-        if run:
-            start = last_ok if last_ok is not None else run[0][0]
-            found.append(Outage(start, sample[0], len(run), dict(Counter(s[2] for s in run))))
-            run = []
-        last_ok = sample[0]
-    if run:
-        start = last_ok if last_ok is not None else run[0][0]
-        found.append(Outage(start, run[-1][0], len(run), dict(Counter(s[2] for s in run))))
+def outages(samples: list[Sample], min_gap: float) -> list[Outage]:
+    """Every gap of at least ``min_gap`` seconds between good answers, oldest first."""
+    answered = sorted(s[0] + s[1] for s in samples if s[2] == "ok")
+    failures = sorted((s[0] + s[1], s[2]) for s in samples if s[2] != "ok")
+    if not samples:
+        return []
+    last = max(s[0] + s[1] for s in samples)
+    first = min(s[0] for s in samples)
+    bounds = [(a, b, False) for a, b in itertools.pairwise(answered)]
+    bounds.append((answered[-1] if answered else first, last, True))
+    found = []
+    for start, end, is_open in bounds:
+        inside = [kind for when, kind in failures if start < when <= end]
+        if end - start >= min_gap or (is_open and inside):
+            found.append(Outage(round(start, 6), round(end, 6), len(inside),
+                                dict(Counter(inside)), is_open))  # fmt: skip
     return found
 
 
@@ -101,20 +105,22 @@ def first_added(
     return min(times) if times else None
 
 
-def summarize(samples: list[Sample], fault_at: float) -> dict[str, Any]:
-    """What the client saw around a fault: the outage that spans it, failures, latencies.
+def summarize(samples: list[Sample], fault_at: float, min_gap: float = 0.1) -> dict[str, Any]:
+    """What the client saw around a fault: the outage it caused, failures, latencies.
 
-    The relevant outage is the first that ends after the fault (a failure before it is
-    noise, reported among ``other_outages``).
+    The fault's outage is the longest gap that ends after the fault; shorter gaps elsewhere
+    (a loaded guest stalls now and then) are listed in ``other_outages``.
     """
-    found = outages(samples)
-    main = next((o for o in found if o.end >= fault_at), None)
+    found = outages(samples, min_gap)
+    after = [o for o in found if o.end >= fault_at]
+    main = max(after, key=lambda o: o.duration) if after else None
     ok = sorted(s[1] for s in samples if s[2] == "ok")
     return {
         "requests": len(samples),
         "failed": sum(1 for s in samples if s[2] != "ok"),
         "outage_s": main.duration if main else 0.0,
-        "outage_from_fault_s": round(main.end - fault_at, 6) if main else 0.0,
+        "outage_start_after_fault_s": round(main.start - fault_at, 6) if main else None,
+        "outage_open": main.open if main else False,
         "outage_failed": main.failed if main else 0,
         "outage_outcomes": main.outcomes if main else {},
         "other_outages": [o.duration for o in found if o is not main],

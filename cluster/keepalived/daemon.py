@@ -233,9 +233,15 @@ class Keepalived:
                 raise ToolError(f"{self.node}: keepalived did not stop within {timeout} s")
             time.sleep(0.1)
 
-    def kill(self) -> list[int]:
-        """SIGKILL every keepalived process at once, as a crash would: nothing is cleaned up."""
-        pids = list(self.pids().values())
-        if pids:
-            self._sh(f"kill -9 {' '.join(map(str, pids))}")
-        return pids
+    def kill_command(self) -> str:
+        """The shell command that kills every keepalived process at once, as a crash would.
+
+        Children first, and all frozen before any dies: a dying parent sends its children
+        SIGTERM (PR_SET_PDEATHSIG), and the VRRP child would then resign gracefully.
+        """
+        pids = self.pids()
+        procs = " ".join(str(pids[r]) for r in ("vrrp", "checker", "parent") if r in pids)
+        return f"kill -STOP {procs}; kill -9 {procs}" if procs else "true"
+
+    def kill(self) -> None:
+        self._sh(self.kill_command())

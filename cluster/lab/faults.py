@@ -114,7 +114,7 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
         raise LabError(f"{fault.node}: keepalived is not running")
     if fault.kind == "dies":
         downs = "; ".join(f"ip link set {link} down" for link in links)
-        at = _strike(lab, fault.node, f"kill -9 {' '.join(map(str, pids.values()))}; {downs}")
+        at = _strike(lab, fault.node, f"{ka.kill_command()}; {downs}")
     elif fault.kind == "stop":
         at = _strike(lab, fault.node, f"kill -TERM {pids['parent']}")
         ka.wait_stopped()
