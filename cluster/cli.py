@@ -32,6 +32,7 @@ from cluster.keepalived.lint import lint_file
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import parse_file
+from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
 from cluster.lab.servers import FAULT_KINDS
 from cluster.probes.digest import PROTOCOLS
 from cluster.spec import ClusterSpec, dump_spec, load_spec, read_spec
@@ -184,6 +185,29 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("-n", type=_positive, default=30, help="round trips of each kind (default 30)")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=_run_bench_lab)
+    p = kinds.add_parser(
+        "failover",
+        help="fault the lab's directors N times; outage and VIP takeover against theory",
+        description="With keepalived on both lab directors (the seed spec in the chosen "
+        "variant), a client probe sends a request to the VIP every 10 ms while the fault "
+        "strikes; each trial's raw samples, address changes and VRRP events go to the JSON "
+        "file. --connections instead holds long-lived connections through the VIP while the "
+        "master dies, with and without IPVS connection sync. --chart draws result files. "
+        "Needs a running lab (cluster lab up).",
+    )
+    p.add_argument("--scenario", default="dies", choices=DIRECTOR_FAULTS, help="default dies")
+    p.add_argument("--interface", metavar="IFACE", help="for link-down and link-drop")
+    p.add_argument("--on", choices=["master", "backup"], default="master")
+    p.add_argument("--layout", choices=["article", "split", "fixed"], default="fixed")
+    p.add_argument("--advert-int", type=_seconds, default=1.0, metavar="S", help="default 1")
+    p.add_argument("--vrrp-version", type=int, choices=[2, 3], default=3, help="default 3")
+    p.add_argument("--trials", type=_positive, default=5, help="default 5")
+    p.add_argument("--connections", type=int, metavar="N", help="hold N connections instead")
+    p.add_argument("--chart", nargs="+", type=Path, metavar="JSON", help="draw these results")
+    p.add_argument(
+        "-o", "--output", type=Path, help="JSON file (default: out/failover/<scenario>.json)"
+    )
+    p.set_defaults(run=_run_bench_failover)
 
 
 def _run_bench_check(args: argparse.Namespace) -> int:
@@ -209,6 +233,39 @@ def _run_bench_lab(args: argparse.Namespace) -> int:
         args.output.write_text(text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _run_bench_failover(args: argparse.Namespace) -> int:
+    import json
+
+    if args.chart:
+        from cluster.failover.plot import chart
+
+        prefix = args.output or Path("out/failover/chart")
+        for path in chart([json.loads(p.read_text()) for p in args.chart], prefix.with_suffix("")):
+            print(f"wrote {path}", file=sys.stderr)
+        return 0
+    from cluster.failover import bench
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        if args.connections:
+            name = f"connections-adv{args.advert_int:g}"
+            result = bench.run_connections(
+                lab, args.trials, args.connections, args.advert_int, _progress
+            )
+        else:
+            scenario = bench.Scenario(args.scenario, args.advert_int, args.vrrp_version,
+                                      args.layout, args.interface, args.on)  # fmt: skip
+            name = scenario.name
+            result = bench.run(lab, scenario, args.trials, _progress)
+    output = args.output or Path("out/failover") / f"{name}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1) + "\n")
+    summary = {k: v for k, v in result.items() if k not in ("trials", "context")}
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {output}", file=sys.stderr)
     return 0
 
 
@@ -247,16 +304,36 @@ def _add_lab(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.set_defaults(run=cmd_lab_exec)
     p = actions.add_parser(
         "fault",
-        help="make a real server slow, wrong or down, or clear that",
-        description="Set a real server's fault; it applies from the next request and replaces "
-        "the one before. slow SECONDS: answer only after that delay; wrong-body: another page "
-        "(the digest differs); status CODE: the right page with that status; down: stop the "
-        "server (connections are refused); clear: serve normally (and start it if down).",
+        help="inject a fault into a director or a real server, or clear it",
+        description="Real servers: slow SECONDS answers after that delay; wrong-body sends "
+        "another page (the digest differs); status CODE the right page with that status; "
+        "down stops the server; clear serves normally. Directors (keepalived must run, see "
+        "`lab keepalived`): dies kills keepalived and downs every link; stop is a graceful "
+        "SIGTERM; vrrp-child kills the VRRP child; link-down IFACE pulls a cable; link-drop "
+        "IFACE keeps the link up but drops everything; partition cuts the director off from "
+        "its peers; clear undoes every fault on the director.",
     )
-    p.add_argument("node", metavar="NODE", help="a real server, e.g. realserver1")
-    p.add_argument("kind", choices=FAULT_KINDS, metavar="FAULT", help=", ".join(FAULT_KINDS))
-    p.add_argument("value", nargs="?", metavar="VALUE", help="seconds for slow, code for status")
+    kinds = sorted({*FAULT_KINDS, *DIRECTOR_FAULTS})
+    p.add_argument("node", metavar="NODE", help="a real server or a director")
+    p.add_argument("kind", choices=kinds, metavar="FAULT", help=", ".join(kinds))
+    p.add_argument(
+        "value", nargs="?", metavar="VALUE", help="seconds for slow, code for status, an interface"
+    )
     p.set_defaults(run=cmd_lab_fault)
+    p = actions.add_parser(
+        "keepalived",
+        help="start, reload or stop the real keepalived on every director",
+        description="Render each director's keepalived.conf from SPEC (and the variant "
+        "options), check it with keepalived -t in the director's namespace, and start it.",
+    )
+    p.add_argument("action", choices=["start", "reload", "stop"])
+    spec_variant_arguments(p)
+    p.set_defaults(run=cmd_lab_keepalived)
+    p = actions.add_parser(
+        "state", help="who holds each VIP, VRRP state per instance, the IPVS tables"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_lab_state)
     p = actions.add_parser("mails", help="the mails the lab's SMTP sink received")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_lab_mails)
@@ -315,10 +392,86 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
 
 def cmd_lab_fault(args: argparse.Namespace) -> int:
     from cluster.lab import Lab
+    from cluster.lab.faults import inject
 
     with Lab() as lab:
-        fault = lab.fault(args.node, args.kind, args.value)
-    print(f"{args.node}: {fault.describe()}")
+        print(inject(lab, args.node, args.kind, args.value))
+    return 0
+
+
+def spec_variant_arguments(p: argparse.ArgumentParser) -> None:
+    from cluster.spec.variants import LAYOUTS
+
+    p.add_argument("spec", nargs="?", metavar="SPEC", help="cluster spec; default: the seed")
+    p.add_argument(
+        "--layout",
+        choices=sorted(LAYOUTS),
+        help="article: sync group, no tracked links (the 2007 config); split: neither; "
+        "fixed: both (the seed's)",
+    )
+    p.add_argument("--advert-int", type=_seconds, metavar="S", help="every instance's advert_int")
+    p.add_argument("--vrrp-version", type=int, choices=[2, 3], help="every instance's version")
+    p.add_argument("--subsecond", action="store_true", help="the preset: VRRPv3, advert_int 0.1")
+    p.add_argument("--sync-daemon", action="store_true", help="add IPVS connection sync")
+
+
+def _spec_variant(args: argparse.Namespace) -> ClusterSpec:
+    from cluster.spec.variants import variant
+
+    advert, version = (0.1, 3) if args.subsecond else (args.advert_int, args.vrrp_version)
+    return variant(load_spec(args.spec), args.layout, advert, version, args.sync_daemon)
+
+
+def cmd_lab_keepalived(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab, directors
+
+    with Lab() as lab:
+        if args.action == "start":
+            for node, warnings in directors.start(lab, _spec_variant(args)).items():
+                print(f"{node}: keepalived running{f' ({warnings})' if warnings else ''}")
+        elif args.action == "stop":
+            directors.stop(lab)
+            print("keepalived stopped on every director")
+        else:
+            for director in directors.running_spec(lab).directors:
+                directors.keepalived(lab, director.name).reload()
+            print("keepalived reloaded on every director")
+    return 0
+
+
+def cmd_lab_state(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from cluster.lab import Lab, directors
+    from cluster.lab.faults import active
+
+    with Lab() as lab:
+        spec = directors.running_spec(lab)
+        states = directors.state(lab, spec)
+        holders = directors.holders(lab, spec)
+        in_force = active(lab)
+    if args.json:
+        document = {
+            "holders": holders,
+            "directors": [dataclasses.asdict(s) for s in states],
+            "faults": [dataclasses.asdict(f) for f in in_force],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    instances = directors.floating(spec)
+    for vip, owners in holders.items():
+        verdict = "SPLIT BRAIN" if len(owners) > 1 else ("nobody" if not owners else "")
+        print(f"{vip:16} {instances[vip]:14} held by {', '.join(owners) or '-'} {verdict}".rstrip())
+    for state in states:
+        running = "keepalived " + (
+            " ".join(f"{role} {pid}" for role, pid in state.pids.items()) or "not running"
+        )
+        vrrp = ", ".join(f"{name} {st}" for name, st in state.vrrp.items()) or "no VRRP events"
+        print(f"\n{state.name}: {running}; {vrrp}")
+        print("".join(f"    {line}\n" for line in state.ipvs.splitlines()), end="")
+    for fault in in_force:
+        print(f"fault in force: {fault.describe()}")
     return 0
 
 

@@ -34,7 +34,7 @@ from cluster.lab.lab import Lab
 from cluster.lab.traffic import STARTED
 from cluster.spec import ClusterSpec, load_seed_spec
 from cluster.spec.model import Check, RealServer, VirtualService
-from cluster.spec.variants import LAYOUTS, sync_daemon, timing
+from cluster.spec.variants import variant
 
 Progress = Callable[[str], None]
 BASELINE = 1.0
@@ -49,7 +49,7 @@ class Scenario:
     fault: str
     advert_int: float = 1.0
     version: int = 3
-    layout: str = "fixed"
+    layout: str = "fixed"  # one of cluster.spec.variants.LAYOUTS
     interface: str | None = None
     on: str = "master"  # or "backup": which director the fault hits
 
@@ -60,7 +60,7 @@ class Scenario:
         return f"{self.fault}{where}{on}-{self.layout}-v{self.version}-adv{self.advert_int:g}"
 
     def spec(self, base: ClusterSpec | None = None) -> ClusterSpec:
-        return LAYOUTS[self.layout](timing(base or load_seed_spec(), self.advert_int, self.version))
+        return variant(base or load_seed_spec(), self.layout, self.advert_int, self.version)
 
 
 def _roles(spec: ClusterSpec) -> tuple[str, str, int]:
@@ -270,8 +270,7 @@ def connection_trial(
     lab: Lab, sync: bool, conns: int, advert_int: float, progress: Progress
 ) -> dict[str, Any]:
     """Hold ``conns`` connections through the VIP while the master dies; count survivors."""
-    spec = with_echo(timing(load_seed_spec(), advert_int, 3))
-    spec = sync_daemon(spec) if sync else spec
+    spec = with_echo(variant(load_seed_spec(), "fixed", advert_int, 3, sync))
     _ensure_echo(lab, spec)
     ensure_cluster(lab, spec, progress)
     master, backup, priority = _roles(spec)

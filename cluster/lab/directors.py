@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cluster.errors import LabError
 from cluster.keepalived.daemon import Keepalived, current_states
 from cluster.keepalived.render import render_keepalived_conf
-from cluster.lab.lab import Lab
 from cluster.spec import ClusterSpec, dump_spec, load_spec
+
+if TYPE_CHECKING:  # the CLI imports this module; Lab would pull in pyroute2
+    from cluster.lab.lab import Lab
 
 
 def _home(lab: Lab) -> Path:

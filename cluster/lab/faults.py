@@ -25,12 +25,15 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from cluster.errors import LabError, UsageError
 from cluster.lab import directors
-from cluster.lab.lab import Lab
 from cluster.lab.topology import from_spec
 from cluster.spec import ClusterSpec
+
+if TYPE_CHECKING:  # the CLI imports this module; Lab would pull in pyroute2
+    from cluster.lab.lab import Lab
 
 KINDS = ("dies", "stop", "vrrp-child", "link-down", "link-drop", "partition")
 NEEDS_INTERFACE = ("link-down", "link-drop")

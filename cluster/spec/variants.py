@@ -92,3 +92,22 @@ def sync_daemon(spec: ClusterSpec, instance: str | None = None) -> ClusterSpec:
 
 
 LAYOUTS: dict[str, Variant] = {"article": article, "split": split, "fixed": fixed}
+
+
+def variant(
+    spec: ClusterSpec,
+    layout: str | None = None,
+    advert_int: float | None = None,
+    version: int | None = None,
+    sync: bool = False,
+) -> ClusterSpec:
+    """The variants above in one call, as the CLI and the benchmark name them.
+
+    Timing comes first, since the article's PASS auth exists only over VRRPv2.
+    """
+    if advert_int is not None or version is not None:
+        first = spec.vrrp.instances[0]
+        spec = timing(spec, advert_int or first.advert_int, version or first.version)
+    if layout is not None:
+        spec = LAYOUTS[layout](spec)
+    return sync_daemon(spec) if sync else spec
