@@ -5,6 +5,7 @@
 ``stop``                keepalived stopped gracefully (SIGTERM: priority 0 is sent)
 ``vrrp-child``          keepalived's VRRP child killed; the parent starts a new one
 ``link-down IFACE``     ``ip link set IFACE down`` on the director's side of the cable
+                        (``eth0,eth1``: both cables)
 ``link-drop IFACE``     the link stays up but drops everything, both ways (tc: netem loss
                         100 % out, a matchall drop in)
 ``partition``           the director drops every packet from the other directors, and they
@@ -23,7 +24,6 @@ another process, after the one that injected them has gone.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,11 @@ class DirectorFault:
     kind: str
     node: str
     interface: str | None = None
+
+    @property
+    def interfaces(self) -> list[str]:
+        """``eth0,eth1`` pulls (or silences) both cables at once."""
+        return self.interface.split(",") if self.interface else []
 
     def describe(self) -> str:
         return f"{self.node}: {self.kind}{f' {self.interface}' if self.interface else ''}"
@@ -72,9 +77,10 @@ def _check(spec: ClusterSpec, fault: DirectorFault) -> None:
     if (fault.kind in NEEDS_INTERFACE) != (fault.interface is not None):
         need = "needs an interface" if fault.kind in NEEDS_INTERFACE else "takes no interface"
         raise UsageError(f"{fault.kind} {need}")
-    if fault.interface is not None and director.interface(fault.interface) is None:
-        names = ", ".join(i.name for i in director.interfaces)
-        raise UsageError(f"{fault.node} has no interface {fault.interface!r}; it has {names}")
+    for name in fault.interfaces:
+        if director.interface(name) is None:
+            names = ", ".join(i.name for i in director.interfaces)
+            raise UsageError(f"{fault.node} has no interface {name!r}; it has {names}")
 
 
 def _peer_rules(spec: ClusterSpec, node: str) -> dict[str, list[str]]:
@@ -111,7 +117,6 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
     _check(spec, fault)
     ka = directors.keepalived(lab, fault.node)
     links = [i.name for i in spec.director(fault.node).interfaces]  # type: ignore[union-attr]
-    iface = shlex.quote(fault.interface or "")
     pids = ka.pids()
     if fault.kind in ("dies", "stop", "vrrp-child") and not pids:
         raise LabError(f"{fault.node}: keepalived is not running")
@@ -124,14 +129,14 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
     elif fault.kind == "vrrp-child":
         at = _strike(lab, fault.node, f"kill -9 {pids['vrrp']}")
     elif fault.kind == "link-down":
-        at = _strike(lab, fault.node, f"ip link set {iface} down")
+        at = _strike(lab, fault.node, "; ".join(f"ip link set {i} down" for i in fault.interfaces))
     elif fault.kind == "link-drop":
-        at = _strike(
-            lab,
-            fault.node,
-            f"tc qdisc add dev {iface} root netem loss 100% && tc qdisc add dev {iface} ingress"
-            f" && tc filter add dev {iface} ingress matchall action drop",
-        )
+        drop = [
+            f"tc qdisc add dev {i} root netem loss 100%; tc qdisc add dev {i} ingress; "
+            f"tc filter add dev {i} ingress matchall action drop"
+            for i in fault.interfaces
+        ]
+        at = _strike(lab, fault.node, "; ".join(drop))
     else:
         at = 0.0
         for node, sources in _peer_rules(spec, fault.node).items():
@@ -153,11 +158,14 @@ def undo_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = Non
         lab.run(node, "bash", "-c", "; ".join(script)).check()
     elif fault.kind == "link-down":
         topo = from_spec(spec).node(node)
-        routes = "; ".join(f"ip route replace {r.dst} via {r.via}" for r in topo.routes)
-        lab.run(node, "bash", "-c", f"ip link set {fault.interface} up; {routes}").check()
+        script = [f"ip link set {i} up" for i in fault.interfaces]
+        script += [f"ip route replace {r.dst} via {r.via}" for r in topo.routes]
+        lab.run(node, "bash", "-c", "; ".join(script)).check()
     elif fault.kind == "link-drop":
-        lab.run(node, "bash", "-c", f"tc qdisc del dev {fault.interface} root; "
-                f"tc qdisc del dev {fault.interface} ingress")  # fmt: skip
+        script = [
+            f"tc qdisc del dev {i} root; tc qdisc del dev {i} ingress" for i in fault.interfaces
+        ]
+        lab.run(node, "bash", "-c", "; ".join(script))
     elif fault.kind == "partition":
         for peer, sources in _peer_rules(spec, node).items():
             lab.run(peer, "bash", "-c", _iptables("-D", sources))
