@@ -37,6 +37,7 @@ from cluster.lab.servers import FAULT_KINDS
 from cluster.probes.digest import PROTOCOLS
 from cluster.spec import ClusterSpec, dump_spec, load_spec, read_spec
 from cluster.spec.load import SEED_NAME, SEED_TEXT, read_spec_file
+from cluster.spec.variants import LAYOUT_NAMES
 
 EXIT_CODES = """exit codes:
   0  success (for lint: no error-level findings; for check: every server up)
@@ -198,7 +199,7 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--scenario", default="dies", choices=DIRECTOR_FAULTS, help="default dies")
     p.add_argument("--interface", metavar="IFACE", help="for link-down and link-drop")
     p.add_argument("--on", choices=["master", "backup"], default="master")
-    p.add_argument("--layout", choices=["article", "split", "fixed"], default="fixed")
+    p.add_argument("--layout", choices=LAYOUT_NAMES, default="fixed")
     p.add_argument("--advert-int", type=_seconds, default=1.0, metavar="S", help="default 1")
     p.add_argument("--vrrp-version", type=int, choices=[2, 3], default=3, help="default 3")
     p.add_argument("--trials", type=_positive, default=5, help="default 5")
@@ -400,14 +401,12 @@ def cmd_lab_fault(args: argparse.Namespace) -> int:
 
 
 def spec_variant_arguments(p: argparse.ArgumentParser) -> None:
-    from cluster.spec.variants import LAYOUTS
-
     p.add_argument("spec", nargs="?", metavar="SPEC", help="cluster spec; default: the seed")
     p.add_argument(
         "--layout",
-        choices=sorted(LAYOUTS),
+        choices=LAYOUT_NAMES,
         help="article: sync group, no tracked links (the 2007 config); split: neither; "
-        "fixed: both (the seed's)",
+        "fixed: both (the seed's); watched: fixed plus a ping across each link",
     )
     p.add_argument("--advert-int", type=_seconds, metavar="S", help="every instance's advert_int")
     p.add_argument("--vrrp-version", type=int, choices=[2, 3], help="every instance's version")
@@ -416,10 +415,10 @@ def spec_variant_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _spec_variant(args: argparse.Namespace) -> ClusterSpec:
-    from cluster.spec.variants import variant
+    from cluster.failover.bench import lab_variant
 
     advert, version = (0.1, 3) if args.subsecond else (args.advert_int, args.vrrp_version)
-    return variant(load_spec(args.spec), args.layout, advert, version, args.sync_daemon)
+    return lab_variant(load_spec(args.spec), args.layout, advert, version, args.sync_daemon)
 
 
 def cmd_lab_keepalived(args: argparse.Namespace) -> int:

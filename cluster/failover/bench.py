@@ -31,6 +31,7 @@ from cluster.failover import outage, theory
 from cluster.keepalived.daemon import VrrpEvent
 from cluster.lab import directors, faults
 from cluster.lab.lab import Lab
+from cluster.lab.topology import from_spec
 from cluster.lab.traffic import STARTED
 from cluster.spec import ClusterSpec, load_seed_spec
 from cluster.spec.model import Check, RealServer, VirtualService
@@ -49,7 +50,7 @@ class Scenario:
     fault: str
     advert_int: float = 1.0
     version: int = 3
-    layout: str = "fixed"  # one of cluster.spec.variants.LAYOUTS
+    layout: str = "fixed"  # one of cluster.spec.variants.LAYOUT_NAMES
     interface: str | None = None
     on: str = "master"  # or "backup": which director the fault hits
 
@@ -60,7 +61,20 @@ class Scenario:
         return f"{self.fault}{where}{on}-{self.layout}-v{self.version}-adv{self.advert_int:g}"
 
     def spec(self, base: ClusterSpec | None = None) -> ClusterSpec:
-        return variant(base or load_seed_spec(), self.layout, self.advert_int, self.version)
+        return lab_variant(base or load_seed_spec(), self.layout, self.advert_int, self.version)
+
+
+def lab_variant(
+    spec: ClusterSpec,
+    layout: str | None,
+    advert_int: float | None,
+    version: int | None,
+    sync: bool = False,
+) -> ClusterSpec:
+    """:func:`~cluster.spec.variants.variant`, with the lab's router and real servers as
+    the neighbours the ``watched`` layout pings."""
+    neighbours = from_spec(spec).neighbours(spec.master().name)
+    return variant(spec, layout, advert_int, version, sync, neighbours)
 
 
 def _roles(spec: ClusterSpec) -> tuple[str, str, int]:
@@ -270,7 +284,7 @@ def connection_trial(
     lab: Lab, sync: bool, conns: int, advert_int: float, progress: Progress
 ) -> dict[str, Any]:
     """Hold ``conns`` connections through the VIP while the master dies; count survivors."""
-    spec = with_echo(variant(load_seed_spec(), "fixed", advert_int, 3, sync))
+    spec = with_echo(lab_variant(load_seed_spec(), "fixed", advert_int, 3, sync))
     _ensure_echo(lab, spec)
     ensure_cluster(lab, spec, progress)
     master, backup, priority = _roles(spec)

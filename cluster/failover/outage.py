@@ -5,7 +5,7 @@ outage is a gap between two answers: the client got no good answer from the end 
 successful request to the end of the next. Measured on answers rather than on send times,
 a request that was sent into the gap and answered after it (its SYN waited in a director's
 ARP queue, say) neither shortens nor lengthens the outage. Its resolution is the probe
-interval (10 ms); requests that failed are counted inside the gap.
+interval (10 ms); the failed requests that were under way during the gap are counted.
 
 >>> samples = [[0.00, 0.01, "ok", "rs1"], [0.01, 0.50, "timeout", ""],
 ...            [0.02, 0.50, "timeout", ""], [0.03, 0.60, "ok", "rs2"],
@@ -36,7 +36,7 @@ Sample = list[Any]  # [sent, latency, outcome, server]
 class Outage:
     start: float  # when the last good answer before the gap arrived
     end: float  # when the first good answer after it arrived (or the probe's end, if open)
-    failed: int  # requests that failed with their end inside the gap
+    failed: int  # failed requests that were under way during the gap
     outcomes: dict[str, int] = field(default_factory=dict)
     open: bool = False  # no good answer came after it: the service stayed down
 
@@ -48,7 +48,7 @@ class Outage:
 def outages(samples: list[Sample], min_gap: float) -> list[Outage]:
     """Every gap of at least ``min_gap`` seconds between good answers, oldest first."""
     answered = sorted(s[0] + s[1] for s in samples if s[2] == "ok")
-    failures = sorted((s[0] + s[1], s[2]) for s in samples if s[2] != "ok")
+    failures = [(s[0], s[0] + s[1], s[2]) for s in samples if s[2] != "ok"]
     if not samples:
         return []
     last = max(s[0] + s[1] for s in samples)
@@ -57,7 +57,7 @@ def outages(samples: list[Sample], min_gap: float) -> list[Outage]:
     bounds.append((answered[-1] if answered else first, last, True))
     found = []
     for start, end, is_open in bounds:
-        inside = [kind for when, kind in failures if start < when <= end]
+        inside = [kind for sent, done, kind in failures if sent < end and done > start]
         if end - start >= min_gap or (is_open and inside):
             found.append(Outage(round(start, 6), round(end, 6), len(inside),
                                 dict(Counter(inside)), is_open))  # fmt: skip

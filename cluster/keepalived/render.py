@@ -25,6 +25,7 @@ from cluster.spec.model import (
     Director,
     Notify,
     RealServer,
+    TrackScript,
     VirtualService,
     VrrpInstance,
 )
@@ -76,6 +77,7 @@ def render_keepalived_conf(
         names = ", ".join(d.name for d in spec.directors)
         raise UsageError(f"no director {director_name!r} in spec {spec.name!r}; use one of {names}")
     blocks = [_global_defs(spec, director, notify_fifo)]
+    blocks += [_vrrp_script(script) for script in spec.vrrp.scripts]
     blocks += [
         _sync_group(group.name, group.instances, group.notify) for group in spec.vrrp.sync_groups
     ]
@@ -117,6 +119,18 @@ def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None)
     return block
 
 
+def _vrrp_script(script: TrackScript) -> Block:
+    block = Block(f"vrrp_script {script.name}")
+    block.add("script", _quoted(script.script))
+    block.add("interval", _number(script.interval))
+    if script.timeout is not None:
+        block.add("timeout", _number(script.timeout))
+    block.add("fall", script.fall)
+    block.add("rise", script.rise)
+    block.add("weight", script.weight)
+    return block
+
+
 def _sync_group(name: str, instances: list[str], notify: Notify) -> Block:
     block = Block(f"vrrp_sync_group {name}")
     block.list_block("group", instances)
@@ -148,6 +162,8 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         auth.add("auth_pass", instance.auth.password)
     if instance.track_interfaces:
         block.list_block("track_interface", instance.track_interfaces)
+    if instance.track_scripts:
+        block.list_block("track_script", instance.track_scripts)
     block.list_block("virtual_ipaddress", instance.virtual_ipaddresses)
     _add_notify(block, instance.notify)
     return block

@@ -7,7 +7,9 @@ VRRPv3. The configurations compared in the failover benchmark are :data:`LAYOUTS
 - ``article``: the 2007 article's own VRRP section: a sync group, no tracked links, PASS
   auth (the test suite checks it against the imported article files);
 - ``split``: no sync group and no tracked links, each instance on its own;
-- ``fixed``: the seed's: a sync group and each instance tracking the other link.
+- ``fixed``: the seed's: a sync group and each instance tracking the other link;
+- ``watched`` (:func:`watched`): ``fixed`` plus a ping across each link, which also notices
+  a link that stays up but drops everything.
 
 >>> from cluster.spec import load_seed_spec
 >>> fast = subsecond(load_seed_spec())
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cluster.spec.model import Auth, ClusterSpec, SyncDaemon, VrrpInstance
+from cluster.spec.model import Auth, ClusterSpec, SyncDaemon, TrackScript, VrrpInstance
 
 Variant = Callable[[ClusterSpec], ClusterSpec]
 
@@ -91,7 +93,33 @@ def sync_daemon(spec: ClusterSpec, instance: str | None = None) -> ClusterSpec:
     return spec.model_copy(update={"vrrp": spec.vrrp.model_copy(update={"sync_daemon": daemon})})
 
 
+def watched(spec: ClusterSpec, neighbours: dict[str, list[str]]) -> ClusterSpec:
+    """``fixed`` plus, per VRRP link, a track script that pings ``neighbours[link]`` (the
+    addresses on that segment that belong to no director, e.g. the router, the real
+    servers); one answer is enough, so a single real server going down faults nobody.
+
+    Every instance tracks every script, so a director that cannot reach either segment goes
+    to FAULT and the sync group hands both VIPs to the peer. Pinging the peer director would
+    not do: after a failover the peer is the one whose link is broken.
+    """
+    scripts = [
+        TrackScript(
+            name=f"reach_{link}",
+            script="/bin/sh -c 'for a in " + " ".join(addresses) + "; do "
+            f"ping -c 1 -W 1 -I {link} $a >/dev/null && exit 0; done; exit 1'",
+            interval=1, timeout=3, fall=2, rise=2,
+        )
+        for link, addresses in sorted(neighbours.items())
+    ]  # fmt: skip
+    spec = fixed(spec)
+    names = [s.name for s in scripts]
+    spec = _instances(spec, lambda i: i.model_copy(update={"track_scripts": names}))
+    return spec.model_copy(update={"vrrp": spec.vrrp.model_copy(update={"scripts": scripts})})
+
+
 LAYOUTS: dict[str, Variant] = {"article": article, "split": split, "fixed": fixed}
+#: Every layout :func:`variant` knows; ``watched`` also needs the addresses to ping.
+LAYOUT_NAMES = (*LAYOUTS, "watched")
 
 
 def variant(
@@ -100,14 +128,20 @@ def variant(
     advert_int: float | None = None,
     version: int | None = None,
     sync: bool = False,
+    neighbours: dict[str, list[str]] | None = None,
 ) -> ClusterSpec:
     """The variants above in one call, as the CLI and the benchmark name them.
 
-    Timing comes first, since the article's PASS auth exists only over VRRPv2.
+    Timing comes first, since the article's PASS auth exists only over VRRPv2. ``watched``
+    needs ``neighbours`` (link -> addresses to ping across it).
     """
     if advert_int is not None or version is not None:
         first = spec.vrrp.instances[0]
         spec = timing(spec, advert_int or first.advert_int, version or first.version)
-    if layout is not None:
+    if layout == "watched":
+        if not neighbours:
+            raise ValueError("the watched layout needs an address to ping across each link")
+        spec = watched(spec, neighbours)
+    elif layout is not None:
         spec = LAYOUTS[layout](spec)
     return sync_daemon(spec) if sync else spec
