@@ -204,7 +204,13 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--vrrp-version", type=int, choices=[2, 3], default=3, help="default 3")
     p.add_argument("--trials", type=_positive, default=5, help="default 5")
     p.add_argument("--connections", type=int, metavar="N", help="hold N connections instead")
-    p.add_argument("--chart", nargs="+", type=Path, metavar="JSON", help="draw these results")
+    p.add_argument(
+        "--chart",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="draw these results (PNG and SVG) and print them as a Markdown table",
+    )
     p.add_argument(
         "-o", "--output", type=Path, help="JSON file (default: out/failover/<scenario>.json)"
     )
@@ -242,10 +248,13 @@ def _run_bench_failover(args: argparse.Namespace) -> int:
 
     if args.chart:
         from cluster.failover.plot import chart
+        from cluster.failover.report import markdown
 
+        documents = [json.loads(p.read_text()) for p in args.chart]
         prefix = args.output or Path("out/failover/chart")
-        for path in chart([json.loads(p.read_text()) for p in args.chart], prefix.with_suffix("")):
+        for path in chart(documents, prefix.with_suffix("")):
             print(f"wrote {path}", file=sys.stderr)
+        print(markdown(documents), end="")
         return 0
     from cluster.failover import bench
     from cluster.lab import Lab

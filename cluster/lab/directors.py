@@ -48,13 +48,18 @@ def floating(spec: ClusterSpec) -> dict[str, str]:
     return {str(a.ip): inst.name for inst in spec.vrrp.instances for a in inst.virtual_ipaddresses}
 
 
-def addresses(lab: Lab, node: str) -> dict[str, list[str]]:
-    """``ip -br addr``: each interface's IPv4 addresses without prefix."""
+def addresses(lab: Lab, node: str, up_only: bool = False) -> dict[str, list[str]]:
+    """``ip -br addr``: each interface's IPv4 addresses without prefix.
+
+    ``up_only`` leaves out links that are down: a crashed director keeps its VIPs on its
+    dead links, but holds them for nobody.
+    """
     out = lab.run(node, "ip", "-br", "-4", "addr").check().stdout
     table: dict[str, list[str]] = {}
     for line in out.splitlines():
-        name, _, *addrs = line.split()
-        table[name.split("@")[0]] = [a.split("/")[0] for a in addrs]
+        name, state, *addrs = line.split()
+        if not (up_only and state in ("DOWN", "LOWERLAYERDOWN")):
+            table[name.split("@")[0]] = [a.split("/")[0] for a in addrs]
     return table
 
 
@@ -124,10 +129,11 @@ def state(lab: Lab, spec: ClusterSpec | None = None) -> list[DirectorState]:
 
 
 def holders(lab: Lab, spec: ClusterSpec) -> dict[str, list[str]]:
-    """Each VRRP address and the directors holding it: one is right, two is split brain."""
+    """Each VRRP address and the directors holding it on a live link: one is right, two is
+    split brain."""
     table: dict[str, list[str]] = {vip: [] for vip in floating(spec)}
     for director in spec.directors:
-        for addrs in addresses(lab, director.name).values():
+        for addrs in addresses(lab, director.name, up_only=True).values():
             for addr in addrs:
                 if addr in table:
                     table[addr].append(director.name)

@@ -16,7 +16,7 @@ Real servers have their own faults (:meth:`cluster.lab.Lab.fault`); :func:`injec
 those there, so ``cluster lab fault NODE KIND`` covers both.
 
 Each fault is a bash script run in the director's namespace that prints ``$EPOCHREALTIME``
-the moment before it strikes, so the trial knows the fault's time on the lab's own clock.
+the moment its effect holds, so the trial knows the fault's time on the lab's own clock.
 Faults in force are listed in the share (``director-faults.json``), so ``clear`` works from
 another process, after the one that injected them has gone.
 """
@@ -106,9 +106,11 @@ def _iptables(verb: str, sources: list[str]) -> str:
     )
 
 
-def _strike(lab: Lab, node: str, script: str) -> float:
-    done = lab.run(node, "bash", "-c", f"echo $EPOCHREALTIME; {script}").check()
-    return float(done.stdout.split()[0])
+def _strike(lab: Lab, node: str, effect: str, then: str = "") -> float:
+    """Run ``effect`` on ``node``; the time is taken right after it, when it holds (an ``ip``
+    or ``tc`` process takes ~0.1 s to start in the guest), and ``then`` runs after that."""
+    done = lab.run(node, "bash", "-c", f"{effect}; echo $EPOCHREALTIME; {then or 'true'}").check()
+    return float(done.stdout.split()[-1])
 
 
 def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = None) -> float:
@@ -121,22 +123,25 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
     if fault.kind in ("dies", "stop", "vrrp-child") and not pids:
         raise LabError(f"{fault.node}: keepalived is not running")
     if fault.kind == "dies":
-        downs = "; ".join(f"ip link set {link} down" for link in links)
-        at = _strike(lab, fault.node, f"{ka.kill_command()}; {downs}")
+        # links first, in one ip process, so that the adverts and the data path stop
+        # together; then keepalived dies, as in a machine that lost its power
+        downs = "".join(f"link set {link} down\\n" for link in links)
+        at = _strike(lab, fault.node, f"printf '{downs}' | ip -batch -", ka.kill_command())
     elif fault.kind == "stop":
         at = _strike(lab, fault.node, f"kill -TERM {pids['parent']}")
         ka.wait_stopped()
     elif fault.kind == "vrrp-child":
         at = _strike(lab, fault.node, f"kill -9 {pids['vrrp']}")
     elif fault.kind == "link-down":
-        at = _strike(lab, fault.node, "; ".join(f"ip link set {i} down" for i in fault.interfaces))
+        downs = "".join(f"link set {i} down\\n" for i in fault.interfaces)
+        at = _strike(lab, fault.node, f"printf '{downs}' | ip -batch -")
     elif fault.kind == "link-drop":
-        drop = [
-            f"tc qdisc add dev {i} root netem loss 100%; tc qdisc add dev {i} ingress; "
-            f"tc filter add dev {i} ingress matchall action drop"
+        drop = "".join(
+            f"qdisc add dev {i} root netem loss 100%\\nqdisc add dev {i} ingress\\n"
+            f"filter add dev {i} ingress matchall action drop\\n"
             for i in fault.interfaces
-        ]
-        at = _strike(lab, fault.node, "; ".join(drop))
+        )
+        at = _strike(lab, fault.node, f"printf '{drop}' | tc -batch -")
     else:
         at = 0.0
         for node, sources in _peer_rules(spec, fault.node).items():
