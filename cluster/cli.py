@@ -205,6 +205,13 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--trials", type=_positive, default=5, help="default 5")
     p.add_argument("--connections", type=int, metavar="N", help="hold N connections instead")
     p.add_argument(
+        "--cable-pull",
+        nargs="+",
+        choices=LAYOUT_NAMES,
+        metavar="LAYOUT",
+        help="the article's cable-pull table (and a silent drop, a partition) on each layout",
+    )
+    p.add_argument(
         "--chart",
         nargs="+",
         type=Path,
@@ -260,7 +267,11 @@ def _run_bench_failover(args: argparse.Namespace) -> int:
     from cluster.lab import Lab
 
     with Lab() as lab:
-        if args.connections:
+        if args.cable_pull:
+            name = f"cable-pull-v{args.vrrp_version}-adv{args.advert_int:g}"
+            result = bench.run_cable_table(lab, args.cable_pull, args.trials, args.advert_int,
+                                           args.vrrp_version, _progress)  # fmt: skip
+        elif args.connections:
             name = f"connections-adv{args.advert_int:g}"
             result = bench.run_connections(
                 lab, args.trials, args.connections, args.advert_int, _progress
@@ -273,8 +284,9 @@ def _run_bench_failover(args: argparse.Namespace) -> int:
     output = args.output or Path("out/failover") / f"{name}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1) + "\n")
-    summary = {k: v for k, v in result.items() if k not in ("trials", "context")}
-    print(json.dumps(summary, indent=2))
+    from cluster.failover.report import markdown
+
+    print(markdown([result]), end="")
     print(f"wrote {output}", file=sys.stderr)
     return 0
 

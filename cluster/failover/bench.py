@@ -341,3 +341,52 @@ def run_connections(
         "context": context | {"loadavg_1m_end": os.getloadavg()[0]},
         "trials": results,
     }
+
+
+# --- the 2007 article's cable-pull table, and the silent drop ----------------------------------
+
+#: (fault, interface, director) rows: the article's six pulls, then a silent drop and a
+#: partition of the master.
+CABLE_ROWS = [
+    *(("link-down", links, on) for on in ("master", "backup")
+       for links in ("eth0,eth1", "eth0", "eth1")),
+    ("link-drop", "eth0", "master"),
+    ("link-drop", "eth1", "master"),
+    ("partition", None, "master"),
+]  # fmt: skip
+
+
+def verdict(trial: dict[str, Any]) -> str:
+    """Where the VIPs ended up, in words: the outcome a table row reports."""
+    holders = trial["holders_after"]
+    owners = {tuple(v) for v in holders.values()}
+    if any(len(o) > 1 for o in owners):
+        where = "split brain (both hold a VIP)"
+    elif any(len(o) == 0 for o in owners):
+        where = "a VIP held by nobody"
+    elif len(owners) > 1:
+        where = "VIPs split across the directors"
+    else:
+        where = f"both VIPs on {owners.pop()[0]}"
+    service = "service ok" if trial["service_at_end"] else "service DOWN"
+    return f"{where}, {service}"
+
+
+def run_cable_table(
+    lab: Lab, layouts: list[str], trials: int, advert_int: float, version: int,
+    progress: Progress = print,
+) -> dict[str, Any]:  # fmt: skip
+    """Every :data:`CABLE_ROWS` fault on every layout; each cell keeps its trials raw."""
+    context = _context(lab)
+    cells = []
+    for layout in layouts:
+        for fault, links, on in CABLE_ROWS:
+            scenario = Scenario(fault, advert_int, version, layout, links, on)
+            runs = [trial(lab, scenario, progress) for _ in range(trials)]
+            verdicts = sorted({verdict(r) for r in runs})
+            progress(f"{scenario.name}: {'; '.join(verdicts)}")
+            cells.append({"layout": layout, "fault": fault, "links": links, "on": on,
+                          "verdicts": verdicts, "trials": runs})  # fmt: skip
+    context["loadavg_1m_end"] = os.getloadavg()[0]
+    return {"benchmark": "failover-cable", "advert_int": advert_int, "version": version,
+            "context": context, "cells": cells}  # fmt: skip

@@ -59,4 +59,19 @@ def markdown(documents: list[dict[str, Any]]) -> str:
         ]
         for kind, stats in doc["survived_share"].items():
             rows.append(f"| {kind} | {stats['n']} | {_mmm(stats)} |")
+    for doc in (d for d in documents if d.get("benchmark") == "failover-cable"):
+        layouts = list(dict.fromkeys(c["layout"] for c in doc["cells"]))
+        rows += [
+            "",
+            f"| fault (advert_int {doc['advert_int']:g}, VRRPv{doc['version']}) | "
+            + " | ".join(layouts)
+            + " |",
+            "|---|" + "---|" * len(layouts),
+        ]
+        faults = list(dict.fromkeys((c["fault"], c["links"], c["on"]) for c in doc["cells"]))
+        for fault, links, on in faults:
+            cells = {c["layout"]: c for c in doc["cells"]
+                     if (c["fault"], c["links"], c["on"]) == (fault, links, on)}  # fmt: skip
+            words = " | ".join("; ".join(cells[layout]["verdicts"]) for layout in layouts)
+            rows.append(f"| {on}: {fault} {links or ''} | {words} |")
     return "\n".join(rows) + "\n"
