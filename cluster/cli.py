@@ -254,10 +254,12 @@ def _run_bench_failover(args: argparse.Namespace) -> int:
     import json
 
     if args.chart:
+        from cluster.failover.outage import refresh
         from cluster.failover.plot import chart
         from cluster.failover.report import markdown
 
         documents = [json.loads(p.read_text()) for p in args.chart]
+        documents = [refresh(d) if d.get("benchmark") == "failover" else d for d in documents]
         prefix = args.output or Path("out/failover/chart")
         for path in chart(documents, prefix.with_suffix("")):
             print(f"wrote {path}", file=sys.stderr)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -88,8 +87,8 @@ def window(scenario: Scenario, spec: ClusterSpec) -> tuple[float, float] | None:
     say, has no single formula: see the note's table)."""
     if scenario.fault not in ("dies", "stop") or scenario.on != "master":
         return None
-    kind = "master-dies" if scenario.fault == "dies" else "graceful-stop"
-    return theory.takeover_window(kind, _roles(spec)[2], scenario.advert_int, scenario.version)
+    return theory.takeover_window(_roles(spec)[2], scenario.advert_int, scenario.version,
+                                  graceful=scenario.fault == "stop")  # fmt: skip
 
 
 def ensure_cluster(lab: Lab, spec: ClusterSpec, progress: Progress) -> None:
@@ -191,17 +190,18 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     timeline = _timeline(lab, spec, at - 0.5)
     events = _events(lab, spec, at - 0.5)
     faults.undo_director(lab, fault, spec)
-    summary = outage.summarize(probe["samples"], at)
     tail_ok = [s[2] == "ok" for s in probe["samples"] if s[0] > probe["samples"][-1][0] - tail]
-    moved = {
-        vip: outage.first_added([outage.AddressChange(**c) for c in timeline], vip, backup, at)
-        for vip in directors.floating(spec)
-    }
+    changes = [outage.AddressChange(**c) for c in timeline]
+    moved = {vip: outage.first_added(changes, vip, backup, at) for vip in directors.floating(spec)}
+    takeover = {vip: (round(t - at, 4) if t else None) for vip, t in moved.items()}
+    summary = outage.summarize(
+        probe["samples"], at, outage.moved_at({"fault_at": at, "takeover_s": takeover})
+    )
     return {
         "scenario": scenario.name,
         "fault_at": at,
         "theory_window_s": expected,
-        "takeover_s": {vip: (round(t - at, 4) if t else None) for vip, t in moved.items()},
+        "takeover_s": takeover,
         "holders_after": after,
         "service_at_end": all(tail_ok) if tail_ok else False,
         **summary,
@@ -213,11 +213,6 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
 
 def _vip(spec: ClusterSpec) -> str:
     return str(next(vs.address for vs in spec.virtual_services if vs.address is not None))
-
-
-def stats(values: list[float]) -> dict[str, float | int]:
-    return {"n": len(values), "median": round(statistics.median(values), 4),
-            "min": round(min(values), 4), "max": round(max(values), 4)}  # fmt: skip
 
 
 def _context(lab: Lab) -> dict[str, Any]:
@@ -250,8 +245,8 @@ def run(lab: Lab, scenario: Scenario, trials: int, progress: Progress = print) -
         "scenario": asdict(scenario) | {"name": scenario.name},
         "priorities": {d.name: d.priority for d in spec.directors},
         "theory_window_s": window(scenario, spec),
-        "outage_s": stats([r["outage_s"] for r in results]),
-        "failed_requests": stats([r["outage_failed"] for r in results]),
+        "outage_s": outage.stats([r["outage_s"] for r in results]),
+        "failed_requests": outage.stats([r["outage_failed"] for r in results]),
         "context": context | {"loadavg_1m_end": os.getloadavg()[0]},
         "trials": results,
     }
@@ -337,7 +332,9 @@ def run_connections(
         "benchmark": "failover-connections",
         "conns": conns,
         "advert_int": advert_int,
-        "survived_share": {k: stats([r["survived_share"] for r in v]) for k, v in results.items()},
+        "survived_share": {
+            k: outage.stats([r["survived_share"] for r in v]) for k, v in results.items()
+        },
         "context": context | {"loadavg_1m_end": os.getloadavg()[0]},
         "trials": results,
     }

@@ -105,15 +105,20 @@ def first_added(
     return min(times) if times else None
 
 
-def summarize(samples: list[Sample], fault_at: float, min_gap: float = 0.1) -> dict[str, Any]:
+def summarize(
+    samples: list[Sample], fault_at: float, moved_at: float | None = None, min_gap: float = 0.03
+) -> dict[str, Any]:
     """What the client saw around a fault: the outage it caused, failures, latencies.
 
-    The fault's outage is the longest gap that ends after the fault; shorter gaps elsewhere
-    (a loaded guest stalls now and then) are listed in ``other_outages``.
+    The fault's outage is the gap (of at least ``min_gap``, three probe intervals) in
+    which the VIPs reached the backup (``moved_at``); when they did not move, the longest
+    gap after the fault. Other gaps (a loaded guest stalls now and then, even right at the
+    fault) go to ``other_outages``.
     """
     found = outages(samples, min_gap)
     after = [o for o in found if o.end >= fault_at]
-    main = max(after, key=lambda o: o.duration) if after else None
+    spanning = [o for o in after if moved_at is not None and o.start <= moved_at <= o.end]
+    main = spanning[0] if spanning else max(after, key=lambda o: o.duration, default=None)
     ok = sorted(s[1] for s in samples if s[2] == "ok")
     return {
         "requests": len(samples),
@@ -127,4 +132,32 @@ def summarize(samples: list[Sample], fault_at: float, min_gap: float = 0.1) -> d
         "latency_ok_median_s": ok[len(ok) // 2] if ok else None,
         "latency_ok_max_s": ok[-1] if ok else None,
         "servers": dict(Counter(s[3] for s in samples if s[2] == "ok")),
+    }
+
+
+def stats(values: list[float]) -> dict[str, float | int]:
+    """Median, min and max: how every figure of the benchmark is reported."""
+    ordered = sorted(values)
+    return {"n": len(ordered), "median": round(ordered[len(ordered) // 2] if len(ordered) % 2
+            else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2, 4),
+            "min": round(ordered[0], 4), "max": round(ordered[-1], 4)}  # fmt: skip
+
+
+def moved_at(trial: dict[str, Any]) -> float | None:
+    """When the last VIP reached the backup in a trial, if every one did."""
+    delays = list(trial["takeover_s"].values())
+    if not delays or None in delays:
+        return None
+    return float(trial["fault_at"] + max(delays))
+
+
+def refresh(document: dict[str, Any]) -> dict[str, Any]:
+    """A ``cluster bench failover`` document with every trial's client view computed again
+    from its raw samples, so that results taken before a change to this analysis read the
+    same as new ones."""
+    trials = [t | summarize(t["samples"], t["fault_at"], moved_at(t)) for t in document["trials"]]
+    return document | {
+        "trials": trials,
+        "outage_s": stats([t["outage_s"] for t in trials]),
+        "failed_requests": stats([t["outage_failed"] for t in trials]),
     }

@@ -22,18 +22,15 @@ graceful stop moves it ``skew_time`` after the priority-0 advert, whenever that 
 3.805
 >>> round(master_down_interval(50, 5, 2), 3), round(master_down_interval(50, 5, 3), 3)
 (15.805, 19.023)
->>> takeover_window("master-dies", 50, 1, 3)
+>>> takeover_window(50, 1, 3)
 (2.8046875, 3.8046875)
->>> takeover_window("graceful-stop", 50, 1, 3)
+>>> takeover_window(50, 1, 3, graceful=True)
 (0.8046875, 0.8046875)
 """
 
 from __future__ import annotations
 
 import math
-
-#: Faults after which the backup waits for the master's adverts to stop: the full interval.
-SILENT = ("master-dies", "vrrp-child", "link-down", "link-drop", "partition")
 
 
 def effective_advert(advert_int: float, version: int) -> float:
@@ -52,13 +49,12 @@ def master_down_interval(priority: int, advert_int: float, version: int) -> floa
 
 
 def takeover_window(
-    fault: str, backup_priority: int, advert_int: float, version: int
+    backup_priority: int, advert_int: float, version: int, graceful: bool = False
 ) -> tuple[float, float]:
-    """Earliest and latest time from the fault to the backup becoming master."""
-    if fault == "graceful-stop":
+    """Earliest and latest time from the fault to the backup becoming master: the skew
+    after a graceful stop, else up to one advert interval short of the full wait."""
+    if graceful:
         skew = skew_time(backup_priority, advert_int, version)
         return skew, skew
-    if fault not in SILENT:
-        raise ValueError(f"no theory for fault {fault!r}; known: graceful-stop, {SILENT}")
     down = master_down_interval(backup_priority, advert_int, version)
     return down - effective_advert(advert_int, version), down

@@ -242,6 +242,3 @@ class Keepalived:
         pids = self.pids()
         procs = " ".join(str(pids[r]) for r in ("vrrp", "checker", "parent") if r in pids)
         return f"kill -STOP {procs}; kill -9 {procs}" if procs else "true"
-
-    def kill(self) -> None:
-        self._sh(self.kill_command())
