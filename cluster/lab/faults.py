@@ -156,14 +156,11 @@ def undo_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = Non
     spec = spec or directors.running_spec(lab)
     node = fault.node
     ka = directors.keepalived(lab, node)
-    if fault.kind == "dies":
+    if fault.kind in ("dies", "link-down"):
+        # a link that went down took its routes along; the topology knows them
         topo = from_spec(spec).node(node)
-        script = [f"ip link set {i.name} up" for i in topo.interfaces]
-        script += [f"ip route replace {r.dst} via {r.via}" for r in topo.routes]
-        lab.run(node, "bash", "-c", "; ".join(script)).check()
-    elif fault.kind == "link-down":
-        topo = from_spec(spec).node(node)
-        script = [f"ip link set {i} up" for i in fault.interfaces]
+        links = fault.interfaces or [i.name for i in topo.interfaces]
+        script = [f"ip link set {link} up" for link in links]
         script += [f"ip route replace {r.dst} via {r.via}" for r in topo.routes]
         lab.run(node, "bash", "-c", "; ".join(script)).check()
     elif fault.kind == "link-drop":
