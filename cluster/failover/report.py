@@ -27,32 +27,31 @@ def _takeovers(doc: dict[str, Any]) -> dict[str, float]:
 
 
 def markdown(documents: list[dict[str, Any]]) -> str:
-    rows = [
-        "| scenario | trials | theory: VIP moves after (s) | VIP on the backup (s) "
-        "| client outage (s) | failed requests |",
-        "|---|---|---|---|---|---|",
-    ]
-    for doc in documents:
-        if doc.get("benchmark") == "failover":
-            window = doc.get("theory_window_s")
-            theory = (
-                "-"
-                if not window
-                else (
-                    f"{window[0]:.3f}"
-                    if window[0] == window[1]
-                    else f"{window[0]:.3f}-{window[1]:.3f}"
-                )
-            )
-            rows.append(
-                f"| {doc['scenario']['name']} | {doc['outage_s']['n']} | {theory} "
-                f"| {_mmm(_takeovers(doc))} | {_mmm(doc['outage_s'])} "
-                f"| {_mmm(doc['failed_requests'])} |"
-            )
+    timed = [d for d in documents if d.get("benchmark") == "failover"]
+    rows = []
+    if timed:
+        rows += [
+            "| scenario | trials | theory: VIP moves after (s) | VIP on the backup (s) "
+            "| client outage (s) | failed requests |",
+            "|---|---|---|---|---|---|",
+        ]
+    for doc in timed:
+        window = doc.get("theory_window_s")
+        if not window:
+            theory = "-"
+        elif window[0] == window[1]:
+            theory = f"{window[0]:.3f}"
+        else:
+            theory = f"{window[0]:.3f}-{window[1]:.3f}"
+        rows.append(
+            f"| {doc['scenario']['name']} | {doc['outage_s']['n']} | {theory} "
+            f"| {_mmm(_takeovers(doc))} | {_mmm(doc['outage_s'])} "
+            f"| {_mmm(doc['failed_requests'])} |"
+        )
     connections = [d for d in documents if d.get("benchmark") == "failover-connections"]
     for doc in connections:
         rows += [
-            "",
+            *([""] if rows else []),
             f"| connections held through a master crash ({doc['conns']} per trial, advert_int "
             f"{doc['advert_int']:g}) | trials | share that survived |",
             "|---|---|---|",
@@ -62,7 +61,7 @@ def markdown(documents: list[dict[str, Any]]) -> str:
     for doc in (d for d in documents if d.get("benchmark") == "failover-cable"):
         layouts = list(dict.fromkeys(c["layout"] for c in doc["cells"]))
         rows += [
-            "",
+            *([""] if rows else []),
             f"| fault (advert_int {doc['advert_int']:g}, VRRPv{doc['version']}) | "
             + " | ".join(layouts)
             + " |",
