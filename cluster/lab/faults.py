@@ -128,10 +128,12 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
         downs = "".join(f"link set {link} down\\n" for link in links)
         at = _strike(lab, fault.node, f"printf '{downs}' | ip -batch -", ka.kill_command())
     elif fault.kind == "stop":
-        at = _strike(lab, fault.node, f"kill -TERM {pids['parent']}")
+        # a signal acts at once, and keepalived may run before bash reads the clock again:
+        # the time is taken before the kill
+        at = _strike(lab, fault.node, "true", f"kill -TERM {pids['parent']}")
         ka.wait_stopped()
     elif fault.kind == "vrrp-child":
-        at = _strike(lab, fault.node, f"kill -9 {pids['vrrp']}")
+        at = _strike(lab, fault.node, "true", f"kill -9 {pids['vrrp']}")
     elif fault.kind == "link-down":
         downs = "".join(f"link set {i} down\\n" for i in fault.interfaces)
         at = _strike(lab, fault.node, f"printf '{downs}' | ip -batch -")

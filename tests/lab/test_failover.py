@@ -47,15 +47,16 @@ def test_master_dies_within_theory(cluster: Lab) -> None:
 
 
 def test_graceful_stop_within_skew(cluster: Lab) -> None:
-    """The backup holds the VIPs within skew + 0.1 s of the SIGTERM. The client's first
-    answer after that also waits for the router to learn the new MAC and for a round trip
-    through the one-CPU guest (up to ~0.15 s more measured), hence its wider margin."""
+    """The backup holds the VIPs within skew + 0.1 s of the SIGTERM (keepalived's timer
+    has run up to 0.03 s short of the skew). The client's first answer after that also
+    waits for the router to learn the new MAC and for a round trip through the one-CPU
+    guest (up to ~0.15 s more measured), hence its wider margin."""
     scenario = bench.Scenario("stop", advert_int=1, version=3)
     skew = theory.skew_time(50, 1, 3)
     for _ in range(TRIALS):
         result = bench.trial(cluster, scenario, _quiet)
         took = result["takeover_s"].values()
-        assert all(t is not None and skew <= t <= skew + 0.1 for t in took), took
+        assert all(t is not None and skew - 0.05 <= t <= skew + 0.1 for t in took), took
         assert result["outage_s"] <= skew + 0.3, result["outage_s"]
 
 
