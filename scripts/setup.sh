@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 / Ubuntu machine, run as root. Two steps:
 #   scripts/setup.sh debs   the Debian packages the kit drives (keepalived, ipvsadm, iptables,
-#                           nftables, ab, ip, kmod, openssl)
+#                           nftables, ab, ip, ping for track scripts, kmod, openssl)
 #   scripts/setup.sh venv   a virtual environment in .venv with the package and its dev tools
 #   scripts/setup.sh        both (what the other scripts call)
 # A second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(keepalived ipvsadm iptables nftables apache2-utils iproute2 kmod openssl python3-venv)
+DEBS=(keepalived ipvsadm iptables nftables apache2-utils iproute2 iputils-ping kmod openssl python3-venv)
 
 install_debs() {
   local missing=() p

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from cluster.cli.common import Subcommands, add_command, positive, progress, write_json
+from cluster.cli.common import Subcommands, add_command, positive, progress, seconds, write_json
 from cluster.errors import UsageError
 from cluster.files import write_atomic
+from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
+from cluster.spec.variants import LAYOUT_NAMES
 
 
 def register(commands: Subcommands) -> None:
@@ -48,6 +50,42 @@ def register(commands: Subcommands) -> None:
     p.add_argument("--node", metavar="NODE", help="run inside this node of the running lab")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_ipvs)
+    p = kinds.add_parser(
+        "failover",
+        help="fault the lab's directors N times; outage and VIP takeover against theory",
+        description="With keepalived on both lab directors (the seed spec in the chosen "
+        "variant), a client probe sends a request to the VIP every 10 ms while the fault "
+        "strikes; each trial's raw samples, address changes and VRRP events go to the JSON "
+        "file. --connections instead holds long-lived connections through the VIP while the "
+        "master dies, with and without IPVS connection sync. --chart draws result files. "
+        "Needs a running lab (cluster lab up).",
+    )
+    p.add_argument("--scenario", default="dies", choices=DIRECTOR_FAULTS, help="default dies")
+    p.add_argument("--interface", metavar="IFACE", help="for link-down and link-drop")
+    p.add_argument("--on", choices=["master", "backup"], default="master")
+    p.add_argument("--layout", choices=LAYOUT_NAMES, default="fixed")
+    p.add_argument("--advert-int", type=seconds, default=1.0, metavar="S", help="default 1")
+    p.add_argument("--vrrp-version", type=int, choices=[2, 3], default=3, help="default 3")
+    p.add_argument("--trials", type=positive, default=5, help="default 5")
+    p.add_argument("--connections", type=int, metavar="N", help="hold N connections instead")
+    p.add_argument(
+        "--cable-pull",
+        nargs="+",
+        choices=LAYOUT_NAMES,
+        metavar="LAYOUT",
+        help="the article's cable-pull table (and a silent drop, a partition) on each layout",
+    )
+    p.add_argument(
+        "--chart",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="draw these results (PNG and SVG) and print them as a Markdown table",
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, help="JSON file (default: out/failover/<scenario>.json)"
+    )
+    p.set_defaults(run=cmd_bench_failover)
 
 
 def cmd_bench_ipvs(args: argparse.Namespace) -> int:
@@ -87,4 +125,47 @@ def cmd_bench_lab(args: argparse.Namespace) -> int:
     from cluster.bench.lab import bench_lab
 
     write_json(bench_lab(args.mode, progress, args.n), args.output)
+    return 0
+
+
+def cmd_bench_failover(args: argparse.Namespace) -> int:
+    import json
+
+    if args.chart:
+        from cluster.failover.outage import refresh
+        from cluster.failover.plot import chart
+        from cluster.failover.report import markdown
+
+        documents = [json.loads(p.read_text()) for p in args.chart]
+        documents = [refresh(d) if d.get("benchmark") == "failover" else d for d in documents]
+        prefix = args.output or Path("out/failover/chart")
+        for path in chart(documents, prefix.with_suffix("")):
+            print(f"wrote {path}", file=sys.stderr)
+        print(markdown(documents), end="")
+        return 0
+    from cluster.failover import bench
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        if args.cable_pull:
+            name = f"cable-pull-v{args.vrrp_version}-adv{args.advert_int:g}"
+            result = bench.run_cable_table(lab, args.cable_pull, args.trials, args.advert_int,
+                                           args.vrrp_version, progress)  # fmt: skip
+        elif args.connections:
+            name = f"connections-adv{args.advert_int:g}"
+            result = bench.run_connections(
+                lab, args.trials, args.connections, args.advert_int, progress
+            )
+        else:
+            scenario = bench.Scenario(args.scenario, args.advert_int, args.vrrp_version,
+                                      args.layout, args.interface, args.on)  # fmt: skip
+            name = scenario.name
+            result = bench.run(lab, scenario, args.trials, progress)
+    output = args.output or Path("out/failover") / f"{name}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1) + "\n")
+    from cluster.failover.report import markdown
+
+    print(markdown([result]), end="")
+    print(f"wrote {output}", file=sys.stderr)
     return 0

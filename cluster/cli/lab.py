@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cluster.cli.common import Subcommands, add_command, positive, progress
+from cluster.cli.common import Subcommands, add_command, positive, progress, seconds
 from cluster.errors import UsageError
+from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
 from cluster.lab.servers import FAULT_KINDS
-from cluster.spec import load_spec
+from cluster.spec import ClusterSpec, load_spec
+from cluster.spec.variants import LAYOUT_NAMES
 
 
 def register(commands: Subcommands) -> None:
@@ -46,16 +48,36 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_lab_exec)
     p = actions.add_parser(
         "fault",
-        help="make a real server slow, wrong or down, or clear that",
-        description="Set a real server's fault; it applies from the next request and replaces "
-        "the one before. slow SECONDS: answer only after that delay; wrong-body: another page "
-        "(the digest differs); status CODE: the right page with that status; down: stop the "
-        "server (connections are refused); clear: serve normally (and start it if down).",
+        help="inject a fault into a director or a real server, or clear it",
+        description="Real servers: slow SECONDS answers after that delay; wrong-body sends "
+        "another page (the digest differs); status CODE the right page with that status; "
+        "down stops the server; clear serves normally. Directors (keepalived must run, see "
+        "`lab keepalived`): dies kills keepalived and downs every link; stop is a graceful "
+        "SIGTERM; vrrp-child kills the VRRP child; link-down IFACE pulls a cable; link-drop "
+        "IFACE keeps the link up but drops everything; partition cuts the director off from "
+        "its peers; clear undoes every fault on the director.",
     )
-    p.add_argument("node", metavar="NODE", help="a real server, e.g. realserver1")
-    p.add_argument("kind", choices=FAULT_KINDS, metavar="FAULT", help=", ".join(FAULT_KINDS))
-    p.add_argument("value", nargs="?", metavar="VALUE", help="seconds for slow, code for status")
+    kinds = sorted({*FAULT_KINDS, *DIRECTOR_FAULTS})
+    p.add_argument("node", metavar="NODE", help="a real server or a director")
+    p.add_argument("kind", choices=kinds, metavar="FAULT", help=", ".join(kinds))
+    p.add_argument(
+        "value", nargs="?", metavar="VALUE", help="seconds for slow, code for status, an interface"
+    )
     p.set_defaults(run=cmd_lab_fault)
+    p = actions.add_parser(
+        "keepalived",
+        help="start, reload or stop the real keepalived on every director",
+        description="Render each director's keepalived.conf from SPEC (and the variant "
+        "options), check it with keepalived -t in the director's namespace, and start it.",
+    )
+    p.add_argument("action", choices=["start", "reload", "stop"])
+    spec_variant_arguments(p)
+    p.set_defaults(run=cmd_lab_keepalived)
+    p = actions.add_parser(
+        "state", help="who holds each VIP, VRRP state per instance, the IPVS tables"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_lab_state)
     p = actions.add_parser("mails", help="the mails the lab's SMTP sink received")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_lab_mails)
@@ -110,10 +132,84 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
 
 def cmd_lab_fault(args: argparse.Namespace) -> int:
     from cluster.lab import Lab
+    from cluster.lab.faults import inject
 
     with Lab() as lab:
-        fault = lab.fault(args.node, args.kind, args.value)
-    print(f"{args.node}: {fault.describe()}")
+        print(inject(lab, args.node, args.kind, args.value))
+    return 0
+
+
+def spec_variant_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="?", metavar="SPEC", help="cluster spec; default: the seed")
+    p.add_argument(
+        "--layout",
+        choices=LAYOUT_NAMES,
+        help="article: sync group, no tracked links (the 2007 config); split: neither; "
+        "fixed: both (the seed's); watched: fixed plus a ping across each link",
+    )
+    p.add_argument("--advert-int", type=seconds, metavar="S", help="every instance's advert_int")
+    p.add_argument("--vrrp-version", type=int, choices=[2, 3], help="every instance's version")
+    p.add_argument("--subsecond", action="store_true", help="the preset: VRRPv3, advert_int 0.1")
+    p.add_argument("--sync-daemon", action="store_true", help="add IPVS connection sync")
+
+
+def _spec_variant(args: argparse.Namespace) -> ClusterSpec:
+    from cluster.failover.bench import lab_variant
+
+    advert, version = (0.1, 3) if args.subsecond else (args.advert_int, args.vrrp_version)
+    return lab_variant(load_spec(args.spec), args.layout, advert, version, args.sync_daemon)
+
+
+def cmd_lab_keepalived(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab, directors
+
+    with Lab() as lab:
+        if args.action == "start":
+            for node, warnings in directors.start(lab, _spec_variant(args)).items():
+                print(f"{node}: keepalived running{f' ({warnings})' if warnings else ''}")
+        elif args.action == "stop":
+            directors.stop(lab)
+            print("keepalived stopped on every director")
+        else:
+            for director in directors.running_spec(lab).directors:
+                directors.keepalived(lab, director.name).reload()
+            print("keepalived reloaded on every director")
+    return 0
+
+
+def cmd_lab_state(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from cluster.lab import Lab, directors
+    from cluster.lab.faults import active
+
+    with Lab() as lab:
+        spec = directors.running_spec(lab)
+        states = directors.state(lab, spec)
+        holders = directors.holders(lab, spec)
+        in_force = active(lab)
+    if args.json:
+        document = {
+            "holders": holders,
+            "directors": [dataclasses.asdict(s) for s in states],
+            "faults": [dataclasses.asdict(f) for f in in_force],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    instances = directors.floating(spec)
+    for vip, owners in holders.items():
+        verdict = "SPLIT BRAIN" if len(owners) > 1 else ("nobody" if not owners else "")
+        print(f"{vip:16} {instances[vip]:14} held by {', '.join(owners) or '-'} {verdict}".rstrip())
+    for state in states:
+        running = "keepalived " + (
+            " ".join(f"{role} {pid}" for role, pid in state.pids.items()) or "not running"
+        )
+        vrrp = ", ".join(f"{name} {st}" for name, st in state.vrrp.items()) or "no VRRP events"
+        print(f"\n{state.name}: {running}; {vrrp}")
+        print("".join(f"    {line}\n" for line in state.ipvs.splitlines()), end="")
+    for fault in in_force:
+        print(f"fault in force: {fault.describe()}")
     return 0
 
 

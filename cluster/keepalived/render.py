@@ -25,6 +25,7 @@ from cluster.spec.model import (
     Director,
     Notify,
     RealServer,
+    TrackScript,
     VirtualService,
     VrrpInstance,
 )
@@ -63,13 +64,20 @@ class Block:
         yield f"{INDENT * depth}}}"
 
 
-def render_keepalived_conf(spec: ClusterSpec, director_name: str) -> str:
-    """The complete keepalived.conf for one director of ``spec``."""
+def render_keepalived_conf(
+    spec: ClusterSpec, director_name: str, notify_fifo: str | None = None
+) -> str:
+    """The complete keepalived.conf for one director of ``spec``.
+
+    ``notify_fifo`` is where the running daemon should report VRRP state changes; it is a
+    property of a deployment (see :mod:`cluster.keepalived.daemon`), not of the cluster.
+    """
     director = spec.director(director_name)
     if director is None:
         names = ", ".join(d.name for d in spec.directors)
         raise UsageError(f"no director {director_name!r} in spec {spec.name!r}; use one of {names}")
-    blocks = [_global_defs(spec, director)]
+    blocks = [_global_defs(spec, director, notify_fifo)]
+    blocks += [_vrrp_script(script) for script in spec.vrrp.scripts]
     blocks += [
         _sync_group(group.name, group.instances, group.notify) for group in spec.vrrp.sync_groups
     ]
@@ -86,9 +94,16 @@ def render_keepalived_conf(spec: ClusterSpec, director_name: str) -> str:
     return "\n".join(header) + "\n\n" + body + "\n"
 
 
-def _global_defs(spec: ClusterSpec, director: Director) -> Block:
+def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None) -> Block:
     block = Block("global_defs")
     block.add("router_id", director.router_id)
+    sync = spec.vrrp.sync_daemon
+    if sync is not None:
+        # keepalived 2.x reads it here; in a vrrp_instance it is deprecated (keepalived -t)
+        block.add("lvs_sync_daemon", sync.interface, sync.instance,
+                  *(() if sync.id is None else ("id", sync.id)))  # fmt: skip
+    if notify_fifo is not None:
+        block.add("notify_fifo", notify_fifo)
     if spec.notification is not None:
         mail = spec.notification
         if mail.email:
@@ -101,6 +116,18 @@ def _global_defs(spec: ClusterSpec, director: Director) -> Block:
     # Scripts stay runnable and keepalived -t stays quiet only with both lines on Debian.
     block.add("enable_script_security")
     block.add("script_user", "root")
+    return block
+
+
+def _vrrp_script(script: TrackScript) -> Block:
+    block = Block(f"vrrp_script {script.name}")
+    block.add("script", _quoted(script.script))
+    block.add("interval", _number(script.interval))
+    if script.timeout is not None:
+        block.add("timeout", _number(script.timeout))
+    block.add("fall", script.fall)
+    block.add("rise", script.rise)
+    block.add("weight", script.weight)
     return block
 
 
@@ -135,6 +162,8 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         auth.add("auth_pass", instance.auth.password)
     if instance.track_interfaces:
         block.list_block("track_interface", instance.track_interfaces)
+    if instance.track_scripts:
+        block.list_block("track_script", instance.track_scripts)
     block.list_block("virtual_ipaddress", instance.virtual_ipaddresses)
     _add_notify(block, instance.notify)
     return block

@@ -124,6 +124,20 @@ class Topology:
                     self.segment(iface.segment).bridge,
                 )
 
+    def neighbours(self, director: str) -> dict[str, list[str]]:
+        """Each of ``director``'s links and the addresses on its segment that belong to no
+        director: what a director can ping to prove that the link carries traffic."""
+        return {
+            iface.name: [
+                i.addresses[0].split("/")[0]
+                for node in self.nodes
+                if node.role != "director"
+                for i in node.interfaces
+                if i.segment == iface.segment
+            ]
+            for iface in self.node(director).interfaces
+        }
+
     @property
     def namespaces(self) -> list[str]:
         return [SWITCH, *(n.name for n in self.nodes)]

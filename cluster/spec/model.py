@@ -146,6 +146,23 @@ class Notify(Model):
     any: str | None = None
 
 
+class TrackScript(Model):
+    """A check keepalived runs every ``interval`` (``vrrp_script``); instances that track it
+    go to FAULT after ``fall`` failures (``weight`` 0) or lose ``weight`` priority.
+
+    A link can stay up and still lose every packet; only a probe across it notices, such
+    as a ping from the director to a neighbour on that segment.
+    """
+
+    name: Name
+    script: str
+    interval: Annotated[Seconds, Field(gt=0)] = 1
+    timeout: Annotated[Seconds, Field(gt=0)] | None = None
+    fall: Annotated[int, Field(ge=1)] = 2
+    rise: Annotated[int, Field(ge=1)] = 2
+    weight: Annotated[int, Field(ge=-253, le=253)] = 0
+
+
 class VrrpInstance(Model):
     """One VRRP router: a set of virtual addresses that moves between the directors."""
 
@@ -157,6 +174,7 @@ class VrrpInstance(Model):
     auth: Auth | None = None
     virtual_ipaddresses: Annotated[list[IPInterface], Field(min_length=1)]
     track_interfaces: list[str] = []
+    track_scripts: list[Name] = []
     nopreempt: bool = False
     notify: Notify = Notify()
 
@@ -169,9 +187,23 @@ class SyncGroup(Model):
     notify: Notify = Notify()
 
 
+class SyncDaemon(Model):
+    """IPVS connection sync (keepalived's ``lvs_sync_daemon``), so established connections
+    survive a failover: the master director multicasts its connection table on
+    ``interface`` and the backup keeps a copy. ``instance``'s VRRP state decides which
+    director sends; ``id`` tells several clusters on one segment apart.
+    """
+
+    interface: str
+    instance: Name
+    id: Annotated[int, Field(ge=0, le=255)] | None = None
+
+
 class Vrrp(Model):
+    scripts: list[TrackScript] = []
     instances: list[VrrpInstance] = []
     sync_groups: list[SyncGroup] = []
+    sync_daemon: SyncDaemon | None = None
 
 
 class Url(Model):

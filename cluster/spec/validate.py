@@ -190,6 +190,29 @@ def _sync_groups(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
                 severity="warning",
                 fix="add the instance it must move with",
             )
+    scripts = {script.name for script in spec.vrrp.scripts}
+    for i, instance in enumerate(spec.vrrp.instances):
+        for k, name in enumerate(instance.track_scripts):
+            if name not in scripts:
+                yield Problem(
+                    locate(["vrrp", "instances", i, "track_scripts", k]),
+                    f"instance {instance.name} tracks unknown script {name!r}",
+                    fix=f"define it under vrrp.scripts ({', '.join(sorted(scripts)) or 'none'})",
+                )
+    sync = spec.vrrp.sync_daemon
+    if sync is not None and sync.instance not in known:
+        yield Problem(
+            locate(["vrrp", "sync_daemon", "instance"]),
+            f"sync_daemon follows unknown instance {sync.instance!r}",
+            fix=f"use one of {', '.join(sorted(known)) or '(none defined)'}",
+        )
+    for director in spec.directors if sync is not None else ():
+        if director.interface(sync.interface) is None:
+            yield Problem(
+                locate(["vrrp", "sync_daemon", "interface"]),
+                f"director {director.name} has no interface {sync.interface!r} to sync on",
+                fix="name one of the directors' interfaces, usually the internal one",
+            )
 
 
 def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:

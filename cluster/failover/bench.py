@@ -1,0 +1,389 @@
+"""Failover trials in the lab: inject a fault, watch the client and the VIPs, undo, repeat.
+
+One trial:
+
+1. keepalived runs on both directors with the scenario's spec, and the master holds every
+   VRRP address (the last trial's fault is undone and the master has taken over again);
+2. ``ip -ts monitor address`` runs in every director (started once, it stays), and a
+   probe in the client sends a request to the VIP every 10 ms;
+3. after a second of good service the fault strikes (its time read on the lab's clock);
+4. when the probe ends, its samples, the address changes and the VRRP events since the
+   fault are kept raw, next to the theory's window; then the fault is undone.
+
+:func:`run` repeats that N times and returns one JSON-ready document; ``cluster bench
+failover`` writes it to ``out/failover/``. :func:`connection_trial` does the same for
+long-lived connections through the VIP, with and without IPVS connection sync.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cluster.errors import LabError
+from cluster.failover import outage, theory
+from cluster.keepalived.daemon import VrrpEvent
+from cluster.lab import directors, faults
+from cluster.lab.lab import Lab
+from cluster.lab.topology import from_spec
+from cluster.lab.traffic import STARTED
+from cluster.spec import ClusterSpec, load_seed_spec
+from cluster.spec.model import Check, RealServer, VirtualService
+from cluster.spec.variants import variant
+
+Progress = Callable[[str], None]
+BASELINE = 1.0
+"""Seconds of good service before the fault, so the outage has a clean start."""
+ECHO_PORT = 7007
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One fault on one configuration; ``layout`` is one of :data:`LAYOUTS`."""
+
+    fault: str
+    advert_int: float = 1.0
+    version: int = 3
+    layout: str = "fixed"  # one of cluster.spec.variants.LAYOUT_NAMES
+    interface: str | None = None
+    on: str = "master"  # or "backup": which director the fault hits
+
+    @property
+    def name(self) -> str:
+        where = f"-{self.interface}" if self.interface else ""
+        on = "" if self.on == "master" else f"-on-{self.on}"
+        return f"{self.fault}{where}{on}-{self.layout}-v{self.version}-adv{self.advert_int:g}"
+
+    def spec(self, base: ClusterSpec | None = None) -> ClusterSpec:
+        return lab_variant(base or load_seed_spec(), self.layout, self.advert_int, self.version)
+
+
+def lab_variant(
+    spec: ClusterSpec,
+    layout: str | None,
+    advert_int: float | None,
+    version: int | None,
+    sync: bool = False,
+) -> ClusterSpec:
+    """:func:`~cluster.spec.variants.variant`, with the lab's router and real servers as
+    the neighbours the ``watched`` layout pings."""
+    neighbours = from_spec(spec).neighbours(spec.master().name)
+    return variant(spec, layout, advert_int, version, sync, neighbours)
+
+
+def _roles(spec: ClusterSpec) -> tuple[str, str, int]:
+    """(master, the best backup, that backup's priority)."""
+    ranked = sorted(spec.directors, key=lambda d: d.priority, reverse=True)
+    return ranked[0].name, ranked[1].name, ranked[1].priority
+
+
+def window(scenario: Scenario, spec: ClusterSpec) -> tuple[float, float] | None:
+    """The theory's takeover window, where there is one (a pulled link with tracking,
+    say, has no single formula: see the note's table)."""
+    if scenario.fault not in ("dies", "stop") or scenario.on != "master":
+        return None
+    return theory.takeover_window(_roles(spec)[2], scenario.advert_int, scenario.version,
+                                  graceful=scenario.fault == "stop")  # fmt: skip
+
+
+def ensure_cluster(lab: Lab, spec: ClusterSpec, progress: Progress) -> None:
+    """keepalived on every director with ``spec``, settled with the master holding all."""
+    if directors.current_spec(lab) != spec or not all(
+        directors.keepalived(lab, d.name).running() for d in spec.directors
+    ):
+        progress("starting keepalived on the directors")
+        directors.start(lab, spec)
+    master = _roles(spec)[0]
+    directors.wait_for_master(lab, spec, master, timeout=10 + 4 * _advert(spec))
+    _ensure_monitors(lab, spec)
+
+
+def _advert(spec: ClusterSpec) -> float:
+    return max(theory.effective_advert(i.advert_int, i.version) for i in spec.vrrp.instances)
+
+
+def _ensure_monitors(lab: Lab, spec: ClusterSpec) -> None:
+    running = {
+        s["ns"] for s in lab.services() if s["returncode"] is None and "monitor" in s["argv"]
+    }
+    for director in spec.directors:
+        if director.name not in running:
+            lab.spawn(director.name, ["ip", "-ts", "monitor", "address"], name="ip-monitor")
+
+
+def _spawn_until_started(lab: Lab, node: str, argv: list[str], name: str) -> tuple[int, float]:
+    """Spawn a traffic job and wait for its ``started`` line; returns (pid, start time)."""
+    log = lab.log_path(node, name)
+    offset = log.stat().st_size if log.exists() else 0
+    pid = lab.spawn(node, [lab.python, "-m", "cluster.lab.traffic", *argv], name=name)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
+        for line in text.splitlines():
+            if line.startswith(STARTED):
+                return pid, float(line.split()[1])
+        time.sleep(0.02)
+    raise LabError(f"the {name} job on {node} did not start; see {log}")
+
+
+def _wait_exit(lab: Lab, pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(s["pid"] == pid and s["returncode"] is not None for s in lab.services()):
+            return
+        time.sleep(0.1)
+    lab.stop(pid)
+    raise LabError(f"traffic job {pid} overran its time; stopped it")
+
+
+def _timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+    changes = [
+        c
+        for d in spec.directors
+        for c in outage.parse_monitor(lab.log_path(d.name, "ip-monitor").read_text(), d.name)
+        if c.time >= since
+    ]
+    return [asdict(c) for c in sorted(changes, key=lambda c: c.time)]
+
+
+def _events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+    events: list[tuple[str, VrrpEvent]] = [
+        (d.name, e)
+        for d in spec.directors
+        for e in directors.keepalived(lab, d.name).events()
+        if e.time >= since
+    ]
+    return [{"node": n, **asdict(e)} for n, e in sorted(events, key=lambda p: p[1].time)]
+
+
+def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -> dict[str, Any]:
+    spec = scenario.spec()
+    ensure_cluster(lab, spec, progress)
+    master, backup, _ = _roles(spec)
+    target = master if scenario.on == "master" else backup
+    expected = window(scenario, spec)
+    horizon = (expected[1] if expected else 3 * _advert(spec) + 1) + tail + _advert(spec)
+    client = next(n for n in lab.nodes if n.startswith("client"))
+    out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
+    stop.unlink(missing_ok=True)
+    limit = BASELINE + horizon + 30  # the fault's own start-up may be slow on a loaded host
+    pid, started = _spawn_until_started(
+        lab, client,
+        ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--stop-file", str(stop),
+         "--out", str(out)],
+        "probe",
+    )  # fmt: skip
+    time.sleep(max(0.0, started + BASELINE - time.time()))
+    fault = faults.DirectorFault(scenario.fault, target, scenario.interface)
+    at = faults.inject_director(lab, fault, spec)
+    time.sleep(max(0.0, at + horizon - time.time()))
+    stop.touch()
+    _wait_exit(lab, pid, limit)
+    probe = json.loads(out.read_text())
+    # the state the fault left, before it is undone: split brain, a stuck VIP, or a clean move
+    after = directors.holders(lab, spec)
+    timeline = _timeline(lab, spec, at - 0.5)
+    events = _events(lab, spec, at - 0.5)
+    faults.undo_director(lab, fault, spec)
+    tail_ok = [s[2] == "ok" for s in probe["samples"] if s[0] > probe["samples"][-1][0] - tail]
+    changes = [outage.AddressChange(**c) for c in timeline]
+    moved = {vip: outage.first_added(changes, vip, backup, at) for vip in directors.floating(spec)}
+    takeover = {vip: (round(t - at, 4) if t else None) for vip, t in moved.items()}
+    summary = outage.summarize(
+        probe["samples"], at, outage.moved_at({"fault_at": at, "takeover_s": takeover})
+    )
+    return {
+        "scenario": scenario.name,
+        "fault_at": at,
+        "theory_window_s": expected,
+        "takeover_s": takeover,
+        "holders_after": after,
+        "service_at_end": all(tail_ok) if tail_ok else False,
+        **summary,
+        "vrrp_events": events,
+        "address_changes": timeline,
+        "samples": probe["samples"],
+    }
+
+
+def _vip(spec: ClusterSpec) -> str:
+    return str(next(vs.address for vs in spec.virtual_services if vs.address is not None))
+
+
+def _context(lab: Lab) -> dict[str, Any]:
+    return {
+        "mode": lab.state.mode,
+        "host_kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        # other labs on the host slow the guest; timings are read with this in mind
+        "loadavg_1m_start": os.getloadavg()[0],
+        "time": time.time(),
+    }
+
+
+def run(lab: Lab, scenario: Scenario, trials: int, progress: Progress = print) -> dict[str, Any]:
+    """``trials`` trials of ``scenario``; the document keeps every raw sample."""
+    context = _context(lab)
+    results = []
+    for n in range(1, trials + 1):
+        result = trial(lab, scenario, progress)
+        results.append(result)
+        took = ", ".join(f"{v}" for v in result["takeover_s"].values())
+        progress(
+            f"{scenario.name} trial {n}/{trials}: outage {result['outage_s']:.3f} s, "
+            f"{result['outage_failed']} failed, takeover {took} s, "
+            f"holders {result['holders_after']}"
+        )
+    spec = scenario.spec()
+    return {
+        "benchmark": "failover",
+        "scenario": asdict(scenario) | {"name": scenario.name},
+        "priorities": {d.name: d.priority for d in spec.directors},
+        "theory_window_s": window(scenario, spec),
+        "outage_s": outage.stats([r["outage_s"] for r in results]),
+        "failed_requests": outage.stats([r["outage_failed"] for r in results]),
+        "context": context | {"loadavg_1m_end": os.getloadavg()[0]},
+        "trials": results,
+    }
+
+
+# --- connections across a failover ----------------------------------------------------------
+
+
+def with_echo(spec: ClusterSpec) -> ClusterSpec:
+    """``spec`` plus an echo service on the VIP, for long-lived connections."""
+    servers = {rs.address for vs in spec.virtual_services for rs in vs.real_servers}
+    echo = VirtualService(
+        name="echo", address=_vip(spec), port=ECHO_PORT, scheduler="rr", delay_loop=2,
+        real_servers=[
+            RealServer(address=a, port=ECHO_PORT, check=Check(type="TCP_CHECK", connect_timeout=1))
+            for a in sorted(servers, key=str)
+        ],
+    )  # fmt: skip
+    return spec.model_copy(update={"virtual_services": [*spec.virtual_services, echo]})
+
+
+def _ensure_echo(lab: Lab, spec: ClusterSpec) -> None:
+    running = {s["ns"] for s in lab.services() if s["returncode"] is None and "echo" in s["argv"]}
+    for node in lab.nodes:
+        if node.startswith("realserver") and node not in running:
+            _spawn_until_started(lab, node, ["echo", "--port", str(ECHO_PORT)], "echo")
+
+
+def connection_trial(
+    lab: Lab, sync: bool, conns: int, advert_int: float, progress: Progress
+) -> dict[str, Any]:
+    """Hold ``conns`` connections through the VIP while the master dies; count survivors."""
+    spec = with_echo(lab_variant(load_seed_spec(), "fixed", advert_int, 3, sync))
+    _ensure_echo(lab, spec)
+    ensure_cluster(lab, spec, progress)
+    master, backup, priority = _roles(spec)
+    wait = theory.master_down_interval(priority, advert_int, 3)
+    client = next(n for n in lab.nodes if n.startswith("client"))
+    out = lab.paths.share / "hold.json"
+    duration = 2 * BASELINE + wait + 3
+    pid, started = _spawn_until_started(
+        lab, client,
+        ["hold", f"{_vip(spec)}:{ECHO_PORT}", "--conns", str(conns), "--duration",
+         f"{duration:.2f}", "--out", str(out)],
+        "hold",
+    )  # fmt: skip
+    # the sync daemon sends a connection after its third packet: let each exchange a few
+    time.sleep(max(0.0, started + 2 * BASELINE - time.time()))
+    synced = lab.run(backup, "ipvsadm", "-Lnc").stdout.count(f":{ECHO_PORT}")
+    fault = faults.DirectorFault("dies", master)
+    at = faults.inject_director(lab, fault, spec)
+    _wait_exit(lab, pid, duration + 60)
+    held = json.loads(out.read_text())
+    faults.undo_director(lab, fault, spec)
+    alive = [c for c in held["connections"] if c["error"] is None]
+    return {
+        "sync": sync,
+        "advert_int": advert_int,
+        "fault_at": at,
+        "connections": conns,
+        "synced_to_backup_before": synced,
+        "survived": len(alive),
+        "survived_share": round(len(alive) / conns, 4),
+        "errors": sorted({c["error"] for c in held["connections"] if c["error"]}),
+        "raw": held,
+    }
+
+
+def run_connections(
+    lab: Lab, trials: int, conns: int = 20, advert_int: float = 1.0, progress: Progress = print
+) -> dict[str, Any]:
+    context = _context(lab)
+    results: dict[str, list[dict[str, Any]]] = {"sync": [], "no-sync": []}
+    for n in range(1, trials + 1):
+        for sync in (True, False):
+            result = connection_trial(lab, sync, conns, advert_int, progress)
+            results["sync" if sync else "no-sync"].append(result)
+            progress(
+                f"connections {'with' if sync else 'without'} sync, trial {n}/{trials}: "
+                f"{result['survived']}/{conns} survived ({', '.join(result['errors']) or 'ok'})"
+            )
+    return {
+        "benchmark": "failover-connections",
+        "conns": conns,
+        "advert_int": advert_int,
+        "survived_share": {
+            k: outage.stats([r["survived_share"] for r in v]) for k, v in results.items()
+        },
+        "context": context | {"loadavg_1m_end": os.getloadavg()[0]},
+        "trials": results,
+    }
+
+
+# --- the 2007 article's cable-pull table, and the silent drop ----------------------------------
+
+#: (fault, interface, director) rows: the article's six pulls, then a silent drop and a
+#: partition of the master.
+CABLE_ROWS = [
+    *(("link-down", links, on) for on in ("master", "backup")
+       for links in ("eth0,eth1", "eth0", "eth1")),
+    ("link-drop", "eth0", "master"),
+    ("link-drop", "eth1", "master"),
+    ("partition", None, "master"),
+]  # fmt: skip
+
+
+def verdict(trial: dict[str, Any]) -> str:
+    """Where the VIPs ended up, in words: the outcome a table row reports."""
+    holders = trial["holders_after"]
+    owners = {tuple(v) for v in holders.values()}
+    if any(len(o) > 1 for o in owners):
+        where = "split brain (both hold a VIP)"
+    elif any(len(o) == 0 for o in owners):
+        where = "a VIP held by nobody"
+    elif len(owners) > 1:
+        where = "VIPs split across the directors"
+    else:
+        where = f"both VIPs on {owners.pop()[0]}"
+    service = "service ok" if trial["service_at_end"] else "service DOWN"
+    return f"{where}, {service}"
+
+
+def run_cable_table(
+    lab: Lab, layouts: list[str], trials: int, advert_int: float, version: int,
+    progress: Progress = print,
+) -> dict[str, Any]:  # fmt: skip
+    """Every :data:`CABLE_ROWS` fault on every layout; each cell keeps its trials raw."""
+    context = _context(lab)
+    cells = []
+    for layout in layouts:
+        for fault, links, on in CABLE_ROWS:
+            scenario = Scenario(fault, advert_int, version, layout, links, on)
+            runs = [trial(lab, scenario, progress) for _ in range(trials)]
+            verdicts = sorted({verdict(r) for r in runs})
+            progress(f"{scenario.name}: {'; '.join(verdicts)}")
+            cells.append({"layout": layout, "fault": fault, "links": links, "on": on,
+                          "verdicts": verdicts, "trials": runs})  # fmt: skip
+    context["loadavg_1m_end"] = os.getloadavg()[0]
+    return {"benchmark": "failover-cable", "advert_int": advert_int, "version": version,
+            "context": context, "cells": cells}  # fmt: skip

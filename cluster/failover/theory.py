@@ -1,0 +1,60 @@
+"""How long a VRRP backup waits before it takes over (RFC 3768 for v2, RFC 5798 for v3).
+
+A backup declares the master dead ``master_down_interval`` after the last advert it heard::
+
+    master_down_interval = 3 * advert_int + skew_time
+    skew_time (VRRPv2)   = (256 - priority) / 256                 seconds
+    skew_time (VRRPv3)   = (256 - priority) * advert_int / 256    seconds
+
+``priority`` is the *backup's*: the lower it is, the longer it waits, so that the best
+backup wins. A master that stops gracefully sends an advert with priority 0, and the backup
+then waits the skew time alone.
+
+The master dies at a random moment between two of its adverts, so the VIP moves between
+``master_down_interval - advert_int`` and ``master_down_interval`` after the fault; a
+graceful stop moves it ``skew_time`` after the priority-0 advert, whenever that is sent.
+
+>>> round(master_down_interval(50, 1, 3), 3), round(skew_time(50, 1, 3), 3)
+(3.805, 0.805)
+>>> round(master_down_interval(50, 0.1, 3), 4)
+0.3805
+>>> round(master_down_interval(50, 1, 2), 3)   # v2: the skew does not scale with the advert
+3.805
+>>> round(master_down_interval(50, 5, 2), 3), round(master_down_interval(50, 5, 3), 3)
+(15.805, 19.023)
+>>> takeover_window(50, 1, 3)
+(2.8046875, 3.8046875)
+>>> takeover_window(50, 1, 3, graceful=True)
+(0.8046875, 0.8046875)
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def effective_advert(advert_int: float, version: int) -> float:
+    """keepalived rounds a VRRPv2 advert interval up to whole seconds (the v2 packet field)."""
+    return float(max(1, math.ceil(advert_int))) if version == 2 else advert_int
+
+
+def skew_time(priority: int, advert_int: float, version: int) -> float:
+    if version == 2:
+        return (256 - priority) / 256
+    return (256 - priority) * effective_advert(advert_int, version) / 256
+
+
+def master_down_interval(priority: int, advert_int: float, version: int) -> float:
+    return 3 * effective_advert(advert_int, version) + skew_time(priority, advert_int, version)
+
+
+def takeover_window(
+    backup_priority: int, advert_int: float, version: int, graceful: bool = False
+) -> tuple[float, float]:
+    """Earliest and latest time from the fault to the backup becoming master: the skew
+    after a graceful stop, else up to one advert interval short of the full wait."""
+    if graceful:
+        skew = skew_time(backup_priority, advert_int, version)
+        return skew, skew
+    down = master_down_interval(backup_priority, advert_int, version)
+    return down - effective_advert(advert_int, version), down

@@ -1,0 +1,152 @@
+"""keepalived on the lab's directors: start the pair from a spec, and read the cluster's state.
+
+The spec that runs is kept in the lab's share (``keepalived/spec.yaml``), so a later command
+(``cluster lab state``, ``cluster lab fault``) knows the VIPs, the directors and their links
+without being told again. Each director's keepalived files live in ``keepalived/<node>/`` of
+the share, so two labs on one host never share a pid file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cluster.errors import LabError
+from cluster.keepalived.daemon import Keepalived, current_states
+from cluster.keepalived.render import render_keepalived_conf
+from cluster.spec import ClusterSpec, dump_spec, load_spec
+
+if TYPE_CHECKING:  # the CLI imports this module; Lab would pull in pyroute2
+    from cluster.lab.lab import Lab
+
+
+def _home(lab: Lab) -> Path:
+    return lab.paths.share / "keepalived"
+
+
+def keepalived(lab: Lab, node: str) -> Keepalived:
+    return Keepalived(lab, node, str(_home(lab) / node))
+
+
+def current_spec(lab: Lab) -> ClusterSpec | None:
+    """The spec the directors were last started with, if keepalived was started."""
+    path = _home(lab) / "spec.yaml"
+    return load_spec(str(path)) if path.exists() else None
+
+
+def running_spec(lab: Lab) -> ClusterSpec:
+    spec = current_spec(lab)
+    if spec is None:
+        raise LabError("keepalived is not running in the lab; start it: cluster lab keepalived")
+    return spec
+
+
+def floating(spec: ClusterSpec) -> dict[str, str]:
+    """Every VRRP address (no prefix) and the instance that owns it."""
+    return {str(a.ip): inst.name for inst in spec.vrrp.instances for a in inst.virtual_ipaddresses}
+
+
+def addresses(lab: Lab, node: str, up_only: bool = False) -> dict[str, list[str]]:
+    """``ip -br addr``: each interface's IPv4 addresses without prefix.
+
+    ``up_only`` leaves out links that are down: a crashed director keeps its VIPs on its
+    dead links, but holds them for nobody.
+    """
+    out = lab.run(node, "ip", "-br", "-4", "addr").check().stdout
+    table: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        name, state, *addrs = line.split()
+        if not (up_only and state in ("DOWN", "LOWERLAYERDOWN")):
+            table[name.split("@")[0]] = [a.split("/")[0] for a in addrs]
+    return table
+
+
+def drop_floating(lab: Lab, spec: ClusterSpec, node: str) -> None:
+    """Remove VRRP addresses a killed keepalived left behind, before it starts again."""
+    vips = floating(spec)
+    for iface, addrs in addresses(lab, node).items():
+        for addr in addrs:
+            if addr in vips:
+                lab.run(node, "ip", "addr", "del", f"{addr}/32", "dev", iface)
+
+
+def start(lab: Lab, spec: ClusterSpec) -> dict[str, str]:
+    """(Re)start keepalived on every director with ``spec``; returns ``keepalived -t`` output.
+
+    The backups start first, so the master's first election meets them listening.
+    """
+    # written from inside: in guest mode only the guest's user may write to the share
+    lab.write_file(spec.directors[0].name, str(_home(lab) / "spec.yaml"), dump_spec(spec))
+    warnings = {}
+    for director in sorted(spec.directors, key=lambda d: d.priority):
+        ka = keepalived(lab, director.name)
+        ka.stop()
+        drop_floating(lab, spec, director.name)
+        conf = render_keepalived_conf(spec, director.name, notify_fifo=ka.files.fifo)
+        warnings[director.name] = ka.start(conf, vrrp_only=spec.ipvs == "direct")
+    return warnings
+
+
+def stop(lab: Lab) -> None:
+    spec = running_spec(lab)
+    for director in spec.directors:
+        keepalived(lab, director.name).stop()
+        drop_floating(lab, spec, director.name)
+    lab.run(spec.directors[0].name, "rm", "-f", str(_home(lab) / "spec.yaml")).check()
+
+
+@dataclass
+class DirectorState:
+    name: str
+    pids: dict[str, int]
+    vrrp: dict[str, str]  # instance -> MASTER/BACKUP/FAULT/STOP
+    holds: list[str]  # the VRRP addresses on its interfaces
+    links: dict[str, list[str]] = field(default_factory=dict)
+    ipvs: str = ""
+
+
+def state(lab: Lab, spec: ClusterSpec | None = None) -> list[DirectorState]:
+    """Who holds each VIP, each instance's VRRP state, and each director's IPVS table."""
+    spec = spec or running_spec(lab)
+    vips = floating(spec)
+    result = []
+    for director in spec.directors:
+        ka = keepalived(lab, director.name)
+        links = addresses(lab, director.name)
+        result.append(
+            DirectorState(
+                name=director.name,
+                pids=ka.pids(),
+                vrrp=current_states(ka.events()),
+                holds=[a for addrs in links.values() for a in addrs if a in vips],
+                links=links,
+                ipvs=lab.run(director.name, "ipvsadm", "-Ln").stdout,
+            )
+        )
+    return result
+
+
+def holders(lab: Lab, spec: ClusterSpec) -> dict[str, list[str]]:
+    """Each VRRP address and the directors holding it on a live link: one is right, two is
+    split brain."""
+    table: dict[str, list[str]] = {vip: [] for vip in floating(spec)}
+    for director in spec.directors:
+        for addrs in addresses(lab, director.name, up_only=True).values():
+            for addr in addrs:
+                if addr in table:
+                    table[addr].append(director.name)
+    return table
+
+
+def wait_for_master(lab: Lab, spec: ClusterSpec, node: str, timeout: float = 30) -> None:
+    """Until ``node`` alone holds every VRRP address (the cluster has settled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = holders(lab, spec)
+        if all(owners == [node] for owners in table.values()):
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"{node} did not become master within {timeout} s: {table}")
+        time.sleep(0.2)
