@@ -40,6 +40,7 @@ $cluster lab state
 
 step "Load test through the VIP: 300 requests, 30 at a time (rr: expect 150 and 150)"
 $cluster lab exec client1 -- ab -q -n 300 -c 30 http://192.168.0.174/ | grep -E "Complete|Failed|Requests per"
+sleep 2  # IPVS folds its per-CPU counters into these totals every 2 s
 $cluster lab exec director01 -- ipvsadm -Ln --stats
 
 step "Failover: the master dies, 3 trials, measured against VRRP theory; charts"
