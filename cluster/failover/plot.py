@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a server, and no Tk import
 
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 
 
 def chart(documents: list[dict[str, Any]], prefix: Path) -> list[Path]:
@@ -39,6 +40,9 @@ def chart(documents: list[dict[str, Any]], prefix: Path) -> list[Path]:
     ax.set_xticks(range(len(docs)))
     ax.set_xticklabels([_label(d["scenario"]) for d in docs], fontsize=8)
     ax.set_yscale("log")
+    # Plain seconds on the axis: "3.5", not "3.5 x 10^0", whatever the range.
+    ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
     ax.set_ylabel("seconds after the fault (log)")
     ax.set_title("Director failover: measured against VRRP theory")
     ax.grid(axis="y", which="both", alpha=0.3)
