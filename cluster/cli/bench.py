@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from cluster.cli.common import Subcommands, add_command, positive, progress, seconds, write_json
 from cluster.errors import UsageError
-from cluster.files import write_atomic
 from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
 from cluster.spec.variants import LAYOUT_NAMES
 
@@ -93,7 +93,7 @@ def cmd_bench_ipvs(args: argparse.Namespace) -> int:
         sizes = [int(n) for n in args.sizes.split(",")]
     except ValueError:
         raise UsageError(f"--sizes {args.sizes!r}: want counts such as 1000,10000") from None
-    if args.node:
+    if args.node:  # run this same command inside the lab node, where the kernel has IPVS
         from cluster.lab import Lab
         from cluster.lab.guest import guest_python
 
@@ -101,16 +101,12 @@ def cmd_bench_ipvs(args: argparse.Namespace) -> int:
         argv = ["env", f"PYTHONPATH={pythonpath}", python, "-m", "cluster", "bench", "ipvs",
                 "--sizes", args.sizes, "--weight-in", str(args.weight_in)]  # fmt: skip
         with Lab() as lab:
-            text = lab.run(args.node, *argv, timeout=3600).check().stdout
+            result = json.loads(lab.run(args.node, *argv, timeout=3600).check().stdout)
     else:
         from cluster.bench.ipvs import run
 
-        write_json(run(sizes, args.weight_in), args.output)
-        return 0
-    if args.output:
-        write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
+        result = run(sizes, args.weight_in)
+    write_json(result, args.output)
     return 0
 
 
@@ -129,8 +125,6 @@ def cmd_bench_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_failover(args: argparse.Namespace) -> int:
-    import json
-
     if args.chart:
         from cluster.failover.outage import refresh
         from cluster.failover.plot import chart
@@ -161,11 +155,8 @@ def cmd_bench_failover(args: argparse.Namespace) -> int:
                                       args.layout, args.interface, args.on)  # fmt: skip
             name = scenario.name
             result = bench.run(lab, scenario, args.trials, progress)
-    output = args.output or Path("out/failover") / f"{name}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=1) + "\n")
     from cluster.failover.report import markdown
 
     print(markdown([result]), end="")
-    print(f"wrote {output}", file=sys.stderr)
+    write_json(result, args.output or Path("out/failover") / f"{name}.json")
     return 0
