@@ -227,10 +227,9 @@ def _wait_ready(
     """Show the guest's ``lab:`` console lines until the relay opens the agent socket."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     shown = 0
-    uml_pid = paths.root / "uml.pid"
     while not paths.socket.exists():
-        if "uml" not in state.pids and uml_pid.exists():
-            state.pids["uml"] = int(uml_pid.read_text())
+        if "uml" not in state.pids and (pid := paths.guest_pid()) is not None:
+            state.pids["uml"] = pid
             state.save(paths)
         lines = (
             paths.console.read_text(errors="replace").splitlines() if paths.console.exists() else []
@@ -244,8 +243,8 @@ def _wait_ready(
             why = "the guest stopped" if relay.poll() is not None else "timed out"
             raise LabError(f"guest boot failed ({why}); console tail:\n{tail}")
         time.sleep(0.02)
-    if "uml" not in state.pids:
-        state.pids["uml"] = int(uml_pid.read_text())
+    if "uml" not in state.pids and (pid := paths.guest_pid()) is not None:
+        state.pids["uml"] = pid
         state.save(paths)
 
 

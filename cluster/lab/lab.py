@@ -149,9 +149,8 @@ class Lab:
                 removed.append("agent (powered off)")
         if state.mode == "host":
             removed += _delete_host_namespaces(state.namespaces)
-        uml_pid = paths.root / "uml.pid"
-        if "uml" not in state.pids and uml_pid.exists():
-            state.pids["uml"] = int(uml_pid.read_text())
+        if "uml" not in state.pids and (pid := paths.guest_pid()) is not None:
+            state.pids["uml"] = pid
             state.marks.setdefault("uml", "linux.uml")
         for name, pid in state.pids.items():
             if kill_group(pid, state.marks.get(name, name)):

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cluster.files import write_atomic
 from cluster.lab.protocol import decode, encode
 from cluster.lab.state import Paths
 
@@ -53,7 +54,7 @@ class Relay:
             )
         os.close(to_guest_r)
         os.close(from_guest_w)
-        (self.paths.root / "uml.pid").write_text(f"{proc.pid}\n")
+        write_atomic(self.paths.uml_pid, f"{proc.pid}\n")
         print(f"relay: guest pid {proc.pid}", flush=True)
 
         loop = asyncio.get_running_loop()

@@ -46,6 +46,18 @@ class Paths:
         return self.root / "relay.log"
 
     @property
+    def uml_pid(self) -> Path:
+        """Written by the relay, atomically, once the UML kernel process exists."""
+        return self.root / "uml.pid"
+
+    def guest_pid(self) -> int | None:
+        """The UML kernel's host PID, or None before the relay has started it."""
+        try:
+            return int(self.uml_pid.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    @property
     def init(self) -> Path:
         return self.root / "init.sh"
 
