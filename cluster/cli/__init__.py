@@ -2,14 +2,15 @@
 
 Each family of subcommands lives in its own module with a ``register(commands)`` function:
 :mod:`~cluster.cli.spec` (validate, show, render, lint, import), :mod:`~cluster.cli.probes`
-(genhash, check, digest), :mod:`~cluster.cli.director` (firewall, sysctl),
+(genhash, check, digest), :mod:`~cluster.cli.director` (apply, status, firewall, sysctl),
 :mod:`~cluster.cli.ipvs`, :mod:`~cluster.cli.lab` and :mod:`~cluster.cli.bench`.
 
 Exit codes (also in ``cluster --help``):
 
 ====  =====================================================================
 0     success; for ``lint``, no error-level findings; for ``check``, every server up
-1     ``lint`` found error-level problems; ``check`` found a real server down
+1     ``lint`` found error-level problems; ``check`` found a real server down;
+      ``status`` found drift or keepalived not running
 2     bad command-line usage (missing file, unknown node, bad value)
 3     an input file is wrong (spec or keepalived.conf); every problem has file:line
 4     an external program (keepalived, nft, ipvsadm, ...) is missing or failed

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 EXIT_CODES = """exit codes:
   0  success (for lint: no error-level findings; for check: every server up)
-  1  lint found error-level problems; check found a real server down
+  1  lint found error-level problems; check found a real server down; status: not healthy
   2  bad command-line usage
   3  an input file is wrong; each problem is printed as file:line
   4  an external program (keepalived, nft, ipvsadm, ...) is missing or failed

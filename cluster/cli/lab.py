@@ -74,6 +74,20 @@ def register(commands: Subcommands) -> None:
     spec_variant_arguments(p)
     p.set_defaults(run=cmd_lab_keepalived)
     p = actions.add_parser(
+        "apply",
+        help="run cluster apply inside each director (or --node ones)",
+        description="Set up the lab's directors from SPEC with the product's own "
+        "`cluster apply`, run inside each director's namespace with a file-system root of "
+        "its own: sysctls, firewall, keepalived.conf and keepalived (and the IPVS table "
+        "with ipvs: direct). Backups first. In guest mode the firewall back-end defaults "
+        "to iptables (legacy): the guest kernel has no nftables NAT.",
+    )
+    spec_variant_arguments(p)
+    p.add_argument("--node", action="append", metavar="DIRECTOR", help="only this director")
+    p.add_argument("--backend", choices=("nftables", "iptables"), help="firewall back-end")
+    p.add_argument("--dry-run", action="store_true", help="print each plan, change nothing")
+    p.set_defaults(run=cmd_lab_apply)
+    p = actions.add_parser(
         "state", help="who holds each VIP, VRRP state per instance, the IPVS tables"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -175,6 +189,21 @@ def cmd_lab_keepalived(args: argparse.Namespace) -> int:
                 directors.keepalived(lab, director.name).reload()
             print("keepalived reloaded on every director")
     return 0
+
+
+def cmd_lab_apply(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab, directors
+
+    spec = _spec_variant(args)
+    with Lab() as lab:
+        backend = args.backend or ("iptables" if lab.state.mode == "guest" else None)
+        options = [*(["--backend", backend] if backend else []), *(["--dry-run"] * args.dry_run)]
+        failed = 0
+        for node, result in directors.apply(lab, spec, args.node, tuple(options)).items():
+            print(f"== {node} ==\n{result.stdout}", end="")
+            sys.stderr.write(result.stderr)
+            failed = failed or result.rc
+    return failed
 
 
 def cmd_lab_state(args: argparse.Namespace) -> int:

@@ -90,7 +90,7 @@ def apply_with_confirm(
 def ask(seconds: float, stream: TextIO = sys.stdin, out: TextIO = sys.stderr) -> bool:
     """Wait up to ``seconds`` for "yes" on ``stream``; silence or anything else is a no."""
     out.write(
-        f"New firewall rules are loaded. Check that a new SSH session still gets in, then "
+        f"The new settings are live. Check that a new SSH session still gets in, then "
         f"type 'yes' within {seconds:g} s to keep them; otherwise the old ones come back.\n"
     )
     out.flush()
@@ -103,8 +103,9 @@ def _replace(backend: BackendName, desired: Loaded, netns: str | None) -> Loaded
     previous = read_loaded(backend, netns)
     try:
         for program in module.PROGRAMS:
-            script = module.script(desired[program], previous[program])
-            run(module.load_command(program), netns, input=script)
+            if desired[program] != previous[program]:
+                script = module.script(desired[program], previous[program])
+                run(module.load_command(program), netns, input=script)
     except ToolError as err:
         now = read_loaded(backend, netns)
         for program in module.PROGRAMS:

@@ -15,7 +15,8 @@ failure can leave filter loaded and nat not; :mod:`cluster.firewall.apply` resto
 previous chains of ours when any step fails.
 
 Text is rendered as ``iptables-save`` prints it, so that what is loaded reads back line for
-line (except ``-p 112``, which save prints by its /etc/protocols name, ``vrrp``).
+line. The one exception, ``-p 112``, which save prints by its /etc/protocols name ``vrrp``,
+is read back as ``-p 112``, so that a second apply finds nothing to change.
 
 >>> from cluster.spec import load_seed_spec
 >>> from cluster.firewall.rules import director_rules
@@ -155,6 +156,7 @@ def parse(text: str) -> Ours:
     chains: dict[str, list[str]] = {}
     jumps = set()
     for line in text.splitlines():
+        line = line.replace(" -p vrrp ", " -p 112 ")
         words = line.split()
         if line.startswith(":") and line[1:].split()[0] in _BY_NAME:
             chains.setdefault(line[1:].split()[0], [])

@@ -55,13 +55,20 @@ class Node(Protocol):
 
 @dataclass(frozen=True)
 class Files:
-    """Where one keepalived keeps its files: a directory of its own per node."""
+    """Where one keepalived keeps its files: a run directory of its own per node, and its
+    config (by default in that directory; a director's is /etc/keepalived/keepalived.conf)."""
 
     base: str
+    config: str = ""
 
     @property
     def conf(self) -> str:
-        return f"{self.base}/keepalived.conf"
+        return self.config or f"{self.base}/keepalived.conf"
+
+    @property
+    def candidate(self) -> str:
+        """Where a new config is tested before it replaces :attr:`conf`."""
+        return f"{self.base}/keepalived.conf.new"
 
     @property
     def pid(self) -> str:
@@ -127,8 +134,8 @@ def argv(files: Files, vrrp_only: bool) -> list[str]:
 class Keepalived:
     """One keepalived on ``node`` of ``host``; its files live under ``base``."""
 
-    def __init__(self, host: Node, node: str, base: str) -> None:
-        self.host, self.node, self.files = host, node, Files(base)
+    def __init__(self, host: Node, node: str, files: Files) -> None:
+        self.host, self.node, self.files = host, node, files
 
     def _sh(self, script: str, timeout: float = 30) -> Completed:
         return self.host.run(self.node, "bash", "-c", script, timeout=timeout)
@@ -136,15 +143,21 @@ class Keepalived:
     def test(self, text: str) -> str:
         """``keepalived -t`` on ``text`` in the node's namespace (its interfaces are checked).
 
-        Exit 0 starts; anything else is a ToolError carrying keepalived's own words. What it
-        prints on exit 0 (warnings) is returned, so callers can show it.
+        The text goes to a candidate file next to the pid files, never over the live config:
+        a config that fails the test must not be what the next restart reads. Exit 0
+        passes; anything else is a ToolError carrying keepalived's own words. What it prints
+        on exit 0 (warnings) is returned, so callers can show it.
         """
-        self.host.write_file(self.node, self.files.conf, text, mode=0o600)
-        done = self.host.run(self.node, "keepalived", "-t", "-f", self.files.conf)
+        self.host.write_file(self.node, self.files.candidate, text, mode=0o600)
+        done = self.host.run(self.node, "keepalived", "-t", "-f", self.files.candidate)
         output = (done.stdout + done.stderr).strip()
         if done.rc != 0:
             raise ToolError(f"{self.node}: keepalived -t exited {done.rc}:\n{output}")
         return output
+
+    def install(self, text: str) -> None:
+        """Make ``text`` the config; mode 0600, because it may hold ``auth_pass``."""
+        self.host.write_file(self.node, self.files.conf, text, mode=0o600)
 
     def _pid(self, path: str) -> int | None:
         text = self._sh(f"cat {path} 2>/dev/null").stdout.strip()
@@ -175,11 +188,11 @@ class Keepalived:
         if self.running():
             raise ToolError(f"{self.node}: keepalived already runs (pid {self.pids()['parent']})")
         if text is None:
-            done = self._sh(f"cat {self.files.conf}")
-            if done.rc != 0:
+            text = self.config()
+            if text is None:
                 raise ToolError(f"{self.node}: no keepalived config at {self.files.conf}")
-            text = done.stdout
         warnings = self.test(text)
+        self.install(text)
         self._start_reader()
         self._sh(f"rm -f {self.files.pid} {self.files.vrrp_pid} {self.files.check_pid}")
         self.host.spawn(self.node, argv(self.files, vrrp_only), name="keepalived")
@@ -219,6 +232,11 @@ class Keepalived:
     def reload(self) -> None:
         """SIGHUP: keepalived re-reads its config and keeps VRRP state where it can."""
         self.signal("HUP")
+
+    def config(self) -> str | None:
+        """The installed config, or None when there is none yet."""
+        done = self._sh(f"cat {shlex.quote(self.files.conf)}")
+        return done.stdout if done.rc == 0 else None
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM and wait: the VRRP child sends priority 0 and drops the VIPs first."""

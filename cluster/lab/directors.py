@@ -1,9 +1,15 @@
 """keepalived on the lab's directors: start the pair from a spec, and read the cluster's state.
 
+Two ways to get keepalived running. :func:`apply` runs the product's own ``cluster apply``
+inside each director's namespace, as an operator would on a real director: sysctls, firewall,
+keepalived.conf and keepalived. :func:`start` only (re)starts keepalived with a spec, which is
+what the failover trials do between runs.
+
 The spec that runs is kept in the lab's share (``keepalived/spec.yaml``), so a later command
 (``cluster lab state``, ``cluster lab fault``) knows the VIPs, the directors and their links
-without being told again. Each director's keepalived files live in ``keepalived/<node>/`` of
-the share, so two labs on one host never share a pid file.
+without being told again. Each director has a file-system root of its own in the share
+(``nodes/<node>/etc/keepalived/...``, ``.../run/lvs-cluster/``): the namespaces share one
+file system, and two directors must never share a config or a pid file.
 """
 
 from __future__ import annotations
@@ -13,21 +19,58 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cluster.director.plan import Layout
 from cluster.errors import LabError
 from cluster.keepalived.daemon import Keepalived, current_states
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.spec import ClusterSpec, dump_spec, load_spec
 
 if TYPE_CHECKING:  # the CLI imports this module; Lab would pull in pyroute2
-    from cluster.lab.lab import Lab
+    from cluster.lab.lab import Lab, Result
+
+#: The ``cluster`` command, run by the lab's Python inside a node.
+CLI = "import sys; from cluster.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _home(lab: Lab) -> Path:
     return lab.paths.share / "keepalived"
 
 
+def layout(lab: Lab, node: str) -> Layout:
+    """Director ``node``'s root in the share: what ``cluster apply --root`` is given."""
+    return Layout(str(lab.paths.share / "nodes" / node))
+
+
 def keepalived(lab: Lab, node: str) -> Keepalived:
-    return Keepalived(lab, node, str(_home(lab) / node))
+    return Keepalived(lab, node, layout(lab, node).keepalived_files)
+
+
+def _record(lab: Lab, spec: ClusterSpec) -> None:
+    # written from inside: in guest mode only the guest's user may write to the share
+    lab.write_file(spec.directors[0].name, str(_home(lab) / "spec.yaml"), dump_spec(spec))
+
+
+def apply(
+    lab: Lab,
+    spec: ClusterSpec,
+    nodes: list[str] | None = None,
+    options: tuple[str, ...] = (),
+) -> dict[str, Result]:
+    """Run ``cluster apply`` (with ``options``, e.g. ``--dry-run``) inside each director.
+
+    The backups go first, so the master's first election meets them listening. Returns each
+    director's result; the caller decides what a non-zero exit means.
+    """
+    _record(lab, spec)
+    spec_file = str(_home(lab) / "spec.yaml")
+    results = {}
+    for director in sorted(spec.directors, key=lambda d: d.priority):
+        if nodes and director.name not in nodes:
+            continue
+        root = layout(lab, director.name).root
+        argv = ["apply", "--node", director.name, "--root", root, *options, spec_file]
+        results[director.name] = lab.run_python(director.name, CLI, *argv, timeout=300)
+    return results
 
 
 def current_spec(lab: Lab) -> ClusterSpec | None:
@@ -77,8 +120,7 @@ def start(lab: Lab, spec: ClusterSpec) -> dict[str, str]:
 
     The backups start first, so the master's first election meets them listening.
     """
-    # written from inside: in guest mode only the guest's user may write to the share
-    lab.write_file(spec.directors[0].name, str(_home(lab) / "spec.yaml"), dump_spec(spec))
+    _record(lab, spec)
     warnings = {}
     for director in sorted(spec.directors, key=lambda d: d.priority):
         ka = keepalived(lab, director.name)

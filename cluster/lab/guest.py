@@ -161,6 +161,9 @@ say "root ready, starting agent"
 exec chroot $R /bin/sh -c '
 ip link set lo up
 modprobe -a ip_vs ip_vs_rr &
+# this kernel has no nftables NAT, so iptables means the legacy one, as on such a director
+update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy
+update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy
 PYTHONPATH={pythonpath} PYTHONDONTWRITEBYTECODE=1 \\
   {python} -m cluster.lab.agent --serial /dev/ttyS1 >{share}/agent.log 2>&1
 echo "lab: agent exited, powering off"

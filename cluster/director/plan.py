@@ -1,0 +1,233 @@
+"""What ``cluster apply`` would change on one director: desired state, live state, the plan.
+
+Pure: :func:`desired_state` renders everything the spec wants on a director, the adapters in
+:mod:`cluster.director.apply` read the :class:`Live` state, and :func:`make_director_plan`
+compares the two, part by part, in the order apply runs them:
+
+1. sysctls (forwarding first, so the firewall's forward rules have traffic to judge);
+2. the firewall (our own table or chains only);
+3. the IPVS table, only with ``ipvs: direct``; otherwise keepalived's checkers own it;
+4. keepalived.conf, then keepalived started or reloaded;
+5. the persistent /etc/sysctl.d file, last, so a failed apply never leaves a boot-time
+   setting the running system does not have.
+
+An empty plan is what makes a second apply print "no changes" and touch nothing.
+
+>>> from cluster.spec import load_seed_spec
+>>> spec = load_seed_spec()
+>>> desired = desired_state(spec, "director01")
+>>> plan = make_director_plan(desired, Live.nothing(desired.firewall_backend))
+>>> [step for step, _ in plan.parts()]
+['sysctl', 'firewall', 'keepalived.conf', 'keepalived', 'sysctl.d']
+>>> plan.keepalived_action
+'start'
+>>> Layout("/srv/lab/director01").keepalived_conf
+'/srv/lab/director01/etc/keepalived/keepalived.conf'
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cluster.firewall import BACKENDS, BackendName
+from cluster.firewall.rules import RuleSet, director_rules
+from cluster.ipvs.plan import Plan, make_plan
+from cluster.ipvs.table import Table, desired_table
+from cluster.keepalived.daemon import Files
+from cluster.keepalived.render import render_keepalived_conf
+from cluster.spec.model import ClusterSpec
+from cluster.sysctl import SYSCTL_FILE, director_sysctls, render_sysctl_conf
+
+KeepalivedAction = Literal["start", "reload", "none"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a director's files live. ``root`` is "/" on a real director; the lab gives each
+    director a root of its own, since its namespaces share one file system."""
+
+    root: str = "/"
+
+    def _path(self, path: str) -> str:
+        return path if self.root == "/" else f"{self.root.rstrip('/')}{path}"
+
+    @property
+    def keepalived_conf(self) -> str:
+        return self._path("/etc/keepalived/keepalived.conf")
+
+    @property
+    def sysctl_conf(self) -> str:
+        return self._path(str(SYSCTL_FILE))
+
+    @property
+    def run_dir(self) -> str:
+        """keepalived's pid files, its notify FIFO, the stamped VRRP events and its log."""
+        return self._path("/run/lvs-cluster")
+
+    @property
+    def keepalived_files(self) -> Files:
+        return Files(self.run_dir, self.keepalived_conf)
+
+
+REAL_DIRECTOR = Layout()
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything the spec wants on one director, rendered."""
+
+    node: str
+    sysctls: dict[str, str]
+    sysctl_conf: str
+    firewall_backend: BackendName
+    firewall_rules: RuleSet
+    ipvs: Table | None  # None: keepalived's checkers own the table
+    keepalived_conf: str
+    vrrp_only: bool
+
+    @property
+    def firewall(self) -> dict[str, str]:
+        """Our rules per loader program, as that program lists them once loaded."""
+        return BACKENDS[self.firewall_backend].ours(self.firewall_rules)
+
+
+@dataclass(frozen=True)
+class Live:
+    """What the director has now, read by :func:`cluster.director.apply.read_live`."""
+
+    sysctls: dict[str, str | None]
+    sysctl_conf: str | None
+    firewall: dict[str, str]
+    ipvs: Table
+    keepalived_conf: str | None
+    keepalived_running: bool
+
+    @classmethod
+    def nothing(cls, backend: BackendName) -> Live:
+        """A director that has none of it yet (for docs and tests)."""
+        programs = BACKENDS[backend].PROGRAMS
+        return cls({}, None, dict.fromkeys(programs, ""), Table(()), None, False)
+
+
+def desired_state(
+    spec: ClusterSpec,
+    node: str,
+    backend: BackendName | None = None,
+    layout: Layout = REAL_DIRECTOR,
+) -> Desired:
+    """Render the spec for director ``node``; ``backend`` overrides ``firewall.backend``."""
+    chosen: BackendName = backend or spec.firewall.backend
+    return Desired(
+        node=node,
+        sysctls=director_sysctls(spec, node),
+        sysctl_conf=render_sysctl_conf(spec, node),
+        firewall_backend=chosen,
+        firewall_rules=director_rules(spec, node),
+        ipvs=desired_table(spec) if spec.ipvs == "direct" else None,
+        keepalived_conf=render_keepalived_conf(
+            spec, node, notify_fifo=layout.keepalived_files.fifo
+        ),
+        vrrp_only=spec.ipvs == "direct",
+    )
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One file (or loaded rule set) going from ``old`` to ``new``; None means absent."""
+
+    name: str
+    old: str | None
+    new: str | None
+
+    def diff(self) -> str:
+        lines = difflib.unified_diff(
+            (self.old or "").splitlines(keepends=True),
+            (self.new or "").splitlines(keepends=True),
+            fromfile=f"{self.name} (now)" if self.old is not None else "/dev/null",
+            tofile=f"{self.name} (spec)",
+        )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+@dataclass(frozen=True)
+class DirectorPlan:
+    """The changes for one director, part by part; an empty part is left alone."""
+
+    node: str
+    sysctls: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    firewall: tuple[Edit, ...] = ()
+    ipvs: Plan = field(default_factory=Plan)
+    keepalived_conf: Edit | None = None
+    keepalived_action: KeepalivedAction = "none"
+    sysctl_conf: Edit | None = None
+
+    def parts(self) -> list[tuple[str, str]]:
+        """The non-empty parts in apply order, each as (step name, readable diff)."""
+        parts = []
+        if self.sysctls:
+            lines = [f"~ {k} = {old if old is not None else '(missing)'} -> {new}"
+                     for k, (old, new) in self.sysctls.items()]  # fmt: skip
+            parts.append(("sysctl", "\n".join(lines) + "\n"))
+        if self.firewall:
+            parts.append(("firewall", "".join(edit.diff() for edit in self.firewall)))
+        if not self.ipvs.empty:
+            parts.append(("ipvs", self.ipvs.text()))
+        if self.keepalived_conf is not None:
+            parts.append(("keepalived.conf", self.keepalived_conf.diff()))
+        if self.keepalived_action != "none":
+            why = "not running" if self.keepalived_action == "start" else "config changed"
+            parts.append(("keepalived", f"{self.keepalived_action} keepalived ({why})\n"))
+        if self.sysctl_conf is not None:
+            parts.append(("sysctl.d", self.sysctl_conf.diff()))
+        return parts
+
+    @property
+    def empty(self) -> bool:
+        return not self.parts()
+
+    def text(self) -> str:
+        """The plan as ``--dry-run`` prints it: one titled diff per step, or "no changes"."""
+        if self.empty:
+            return f"{self.node}: no changes\n"
+        return "".join(f"== {step} ==\n{diff}" for step, diff in self.parts())
+
+
+def make_director_plan(desired: Desired, live: Live, prune: bool = False) -> DirectorPlan:
+    """What to change so that the director described by ``live`` is as ``desired`` says.
+
+    ``prune`` deletes IPVS services the spec does not name (``ipvs: direct`` only).
+    """
+    sysctls = {
+        key: (live.sysctls.get(key), value)
+        for key, value in desired.sysctls.items()
+        if live.sysctls.get(key) != value
+    }
+    firewall = tuple(
+        Edit(program, live.firewall.get(program) or None, text or None)
+        for program, text in desired.firewall.items()
+        if live.firewall.get(program, "") != text
+    )
+    ipvs = make_plan(desired.ipvs, live.ipvs, prune) if desired.ipvs is not None else Plan()
+    conf_changed = live.keepalived_conf != desired.keepalived_conf
+    action: KeepalivedAction = (
+        "start" if not live.keepalived_running else "reload" if conf_changed else "none"
+    )
+    return DirectorPlan(
+        node=desired.node,
+        sysctls=sysctls,
+        firewall=firewall,
+        ipvs=ipvs,
+        keepalived_conf=(
+            Edit("keepalived.conf", live.keepalived_conf, desired.keepalived_conf)
+            if conf_changed
+            else None
+        ),
+        keepalived_action=action,
+        sysctl_conf=(
+            Edit("sysctl.d", live.sysctl_conf, desired.sysctl_conf)
+            if live.sysctl_conf != desired.sysctl_conf
+            else None
+        ),
+    )
