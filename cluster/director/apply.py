@@ -102,6 +102,7 @@ def _read(path: str) -> str | None:
 
 def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR) -> Live:
     """The director's current state, in the terms of ``desired``."""
+    pids = keepalived_on_this_machine(desired.node, layout).pids()
     ipvs = Table(())
     if desired.ipvs is not None:
         from cluster.ipvs.netlink import read_table  # pyroute2 costs seconds to import
@@ -113,8 +114,15 @@ def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR) -> Live:
         firewall=firewall.read_loaded(desired.firewall_backend),
         ipvs=ipvs,
         keepalived_conf=_read(layout.keepalived_conf),
-        keepalived_running=keepalived_on_this_machine(desired.node, layout).running(),
+        keepalived_running="parent" in pids,
+        keepalived_vrrp_only="parent" in pids and "-P" in _argv(pids["parent"]),
     )
+
+
+def _argv(pid: int) -> list[str]:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    return []
 
 
 def _restore_file(path: str, text: str | None, mode: int) -> Undo:
@@ -182,10 +190,10 @@ def apply_director(
             lambda: firewall.restore(previous, backend),
             lambda: firewall.load(desired.firewall_rules, backend),
         )
-    if not plan.ipvs.empty:
-        _ipvs_step(steps, plan)
     if plan.keepalived_action != "none":
         _keepalived_step(steps, plan, desired, layout)
+    if not plan.ipvs.empty:
+        _ipvs_step(steps, plan)
     if plan.sysctl_conf is not None:
         steps.run(
             f"write {layout.sysctl_conf}",
@@ -211,7 +219,7 @@ def _ipvs_step(steps: _Steps, plan: DirectorPlan) -> None:
 def _keepalived_step(steps: _Steps, plan: DirectorPlan, desired: Desired, layout: Layout) -> None:
     keepalived = keepalived_on_this_machine(desired.node, layout)
     old_conf = plan.keepalived_conf.old if plan.keepalived_conf else desired.keepalived_conf
-    was_running = plan.keepalived_action == "reload"
+    action = plan.keepalived_action
 
     def test() -> None:
         _refuse_foreign_keepalived(layout)
@@ -221,17 +229,20 @@ def _keepalived_step(steps: _Steps, plan: DirectorPlan, desired: Desired, layout
 
     def do() -> None:
         keepalived.install(desired.keepalived_conf)
-        if was_running:
+        if action == "reload":
             keepalived.reload()
-        else:
-            keepalived.start(vrrp_only=desired.vrrp_only)
+            return
+        keepalived.stop()
+        keepalived.start(vrrp_only=desired.vrrp_only)
 
     def undo() -> None:
         _restore_file(layout.keepalived_conf, old_conf, 0o600)()
-        if was_running:
+        if action == "reload":
             keepalived.reload()
-        else:
-            keepalived.stop()
+            return
+        keepalived.stop()
+        if action == "restart" and old_conf is not None:
+            keepalived.start(vrrp_only=not desired.vrrp_only)
 
     steps.run("keepalived -t", lambda: None, test)
     steps.run(f"keepalived {plan.keepalived_action}", undo, do)

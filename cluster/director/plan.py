@@ -6,8 +6,11 @@ compares the two, part by part, in the order apply runs them:
 
 1. sysctls (forwarding first, so the firewall's forward rules have traffic to judge);
 2. the firewall (our own table or chains only);
-3. the IPVS table, only with ``ipvs: direct``; otherwise keepalived's checkers own it;
-4. keepalived.conf, then keepalived started or reloaded;
+3. keepalived.conf, then keepalived started, reloaded, or restarted when the IPVS table
+   changes owner (``-P``, VRRP only, is a command-line flag);
+4. the IPVS table, only with ``ipvs: direct``; otherwise keepalived's checkers own it. It
+   comes after keepalived because a keepalived that stops its checkers removes the
+   services they made;
 5. the persistent /etc/sysctl.d file, last, so a failed apply never leaves a boot-time
    setting the running system does not have.
 
@@ -40,7 +43,7 @@ from cluster.keepalived.render import render_keepalived_conf
 from cluster.spec.model import ClusterSpec
 from cluster.sysctl import SYSCTL_FILE, director_sysctls, render_sysctl_conf
 
-KeepalivedAction = Literal["start", "reload", "none"]
+KeepalivedAction = Literal["start", "reload", "restart", "none"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class Live:
     ipvs: Table
     keepalived_conf: str | None
     keepalived_running: bool
+    keepalived_vrrp_only: bool = False  # runs with -P: VRRP only, no checkers
 
     @classmethod
     def nothing(cls, backend: BackendName) -> Live:
@@ -172,13 +176,14 @@ class DirectorPlan:
             parts.append(("sysctl", "\n".join(lines) + "\n"))
         if self.firewall:
             parts.append(("firewall", "".join(edit.diff() for edit in self.firewall)))
-        if not self.ipvs.empty:
-            parts.append(("ipvs", self.ipvs.text()))
         if self.keepalived_conf is not None:
             parts.append(("keepalived.conf", self.keepalived_conf.diff()))
         if self.keepalived_action != "none":
-            why = "not running" if self.keepalived_action == "start" else "config changed"
+            why = {"start": "not running", "reload": "config changed",
+                   "restart": "ipvs ownership changed"}[self.keepalived_action]  # fmt: skip
             parts.append(("keepalived", f"{self.keepalived_action} keepalived ({why})\n"))
+        if not self.ipvs.empty:
+            parts.append(("ipvs", self.ipvs.text()))
         if self.sysctl_conf is not None:
             parts.append(("sysctl.d", self.sysctl_conf.diff()))
         return parts
@@ -209,11 +214,21 @@ def make_director_plan(desired: Desired, live: Live, prune: bool = False) -> Dir
         for program, text in desired.firewall.items()
         if live.firewall.get(program, "") != text
     )
-    ipvs = make_plan(desired.ipvs, live.ipvs, prune) if desired.ipvs is not None else Plan()
     conf_changed = live.keepalived_conf != desired.keepalived_conf
-    action: KeepalivedAction = (
-        "start" if not live.keepalived_running else "reload" if conf_changed else "none"
-    )
+    action: KeepalivedAction = "none"
+    if not live.keepalived_running:
+        action = "start"
+    elif live.keepalived_vrrp_only != desired.vrrp_only:
+        action = "restart"  # -P is a command-line flag: a reload cannot add or drop it
+    elif conf_changed:
+        action = "reload"
+    ipvs = Plan()
+    if desired.ipvs is not None:
+        table = live.ipvs
+        if action == "restart":  # keepalived's checkers stop, and take their services along
+            ours = desired.ipvs.by_key()
+            table = Table(tuple(s for s in live.ipvs if s.key not in ours))
+        ipvs = make_plan(desired.ipvs, table, prune)
     return DirectorPlan(
         node=desired.node,
         sysctls=sysctls,

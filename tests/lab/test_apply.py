@@ -265,3 +265,37 @@ def test_a_firewall_that_does_not_load_changes_nothing(applied: Lab) -> None:
     assert lab.run(node, "nft", "list", "ruleset").check().stdout == nft_before
     for result in apply(lab, SPEC).values():
         assert result.rc == 0, result.stderr
+
+
+def _weighted(spec: ClusterSpec, weight: int) -> ClusterSpec:
+    """``spec`` with the first real server of port 80 at ``weight``."""
+    http = spec.virtual_services[0]
+    first = http.real_servers[0].model_copy(update={"weight": weight})
+    servers = [first, *http.real_servers[1:]]
+    services = [http.model_copy(update={"real_servers": servers}), *spec.virtual_services[1:]]
+    return spec.model_copy(update={"virtual_services": services})
+
+
+def test_direct_mode_programs_the_table_itself(applied: Lab) -> None:
+    """``ipvs: direct``: keepalived restarts with -P (VRRP only) and apply owns the table.
+    Last in the module: the lab goes down after it."""
+    lab = applied
+    direct = SPEC.model_copy(update={"ipvs": "direct"})
+    for node, result in apply(lab, direct).items():
+        assert result.rc == 0, f"{node}: {result.stderr}"
+        assert "==> keepalived restart" in result.stderr and "== ipvs ==" in result.stdout
+        parent = directors.keepalived(lab, node).pids()["parent"]
+        argv = lab.read_text(node, f"/proc/{parent}/cmdline").split("\0")
+        assert "-P" in argv
+        table = lab.run(node, "ipvsadm", "-Ln").check().stdout
+        for server in ("192.168.170.25:80", "192.168.170.35:80", "192.168.170.35:443"):
+            assert re.search(rf"-> {re.escape(server)}\s+Masq\s+1\b", table), table
+    assert all("no changes" in r.stdout for r in apply(lab, direct).values())
+    assert curl_server(lab, f"https://{VIP}/") == "realserver2"
+    result = directors.apply(lab, _weighted(direct, 3), ["director01"], BACKEND)["director01"]
+    assert result.rc == 0, result.stderr
+    assert "~   -> 192.168.170.25:80 weight 1 -> 3" in result.stdout
+    assert "keepalived" not in result.stderr  # a weight is IPVS's alone: no reload
+    table = lab.run("director01", "ipvsadm", "-Ln").check().stdout
+    assert re.search(r"-> 192\.168\.170\.25:80\s+Masq\s+3\b", table), table
+    assert re.search(r"-> 192\.168\.170\.35:80\s+Masq\s+1\b", table), table
