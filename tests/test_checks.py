@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import doctest
 import json
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +19,9 @@ from corpus import CORPUS
 from loopspec import service, write_spec
 from rawserver import RawServer
 
+from cluster.bench import listeners as listeners_module
 from cluster.cli import main
+from cluster.lab.servers import READY
 from cluster.probes.checks import Job, Verdict, checks_in, run_check, run_round
 from cluster.probes.digest import parse_response
 from cluster.spec import load_spec
@@ -186,6 +191,44 @@ def test_bench_check_writes_json(tmp_path: Path) -> None:
         ("TCP_CHECK", 40, 40),
         ("HTTP_GET", 40, 40),
     ]
+
+
+def test_listeners_doctests() -> None:
+    assert doctest.testmod(listeners_module).failed == 0
+
+
+@pytest.fixture
+def listeners() -> Iterator[str]:
+    """20 ports of ``python -m cluster.bench.listeners``, as --lab starts in a real server."""
+    address, ports = "127.0.1.77", "31000-31019"
+    with subprocess.Popen(
+        [sys.executable, "-m", "cluster.bench.listeners", address, ports],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            assert server.stdout.readline().startswith(READY)
+            yield f"{address}:{ports}"
+        finally:
+            server.terminate()
+
+
+def test_bench_check_targets_checks_running_listeners(listeners: str, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "check", "--targets", listeners, "-o", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["endpoints"] == 20
+    assert [(r["kind"], r["up"], r["first_failure"]) for r in result["rounds"]] == [
+        ("TCP_CHECK", 20, None),
+        ("HTTP_GET", 20, None),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1", "127.0.0.1:80-79", "localhost:80", "::1:0-3"])
+def test_bench_check_refuses_bad_targets(capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    code, _, err = run_cli(capsys, "bench", "check", "--targets", bad)
+    assert code == 2 and "--targets" in err
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

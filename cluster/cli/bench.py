@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from cluster.cli.common import Subcommands, add_command, positive, progress, seconds, write_json
+from cluster.cli.common import (
+    Subcommands,
+    add_command,
+    ip_address,
+    positive,
+    progress,
+    seconds,
+    write_json,
+)
 from cluster.errors import UsageError
 from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
 from cluster.spec.variants import LAYOUT_NAMES
@@ -18,12 +26,24 @@ def register(commands: Subcommands) -> None:
     kinds = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     p = kinds.add_parser(
         "check",
-        help="time one round of TCP_CHECK and HTTP_GET against loopback endpoints",
+        help="time one round of TCP_CHECK and HTTP_GET against loopback or lab endpoints",
         description="Time one round of TCP_CHECKs, then one of HTTP_GETs with a digest, "
-        "against loopback listeners on 127.0.1.x served by a child process.",
+        "against loopback listeners on 127.0.1.x served by a child process; with --lab, "
+        "against listeners on the lab's real servers, checked from director01 (needs a "
+        "running lab: cluster lab up).",
     )
     p.add_argument("--endpoints", type=positive, default=2000, help="default 2000")
-    p.add_argument("--ports-per-ip", type=positive, default=100, help="default 100")
+    p.add_argument("--ports-per-ip", type=positive, default=100,
+                   help="loopback listeners per address (default 100)")  # fmt: skip
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--lab", action="store_true", help="endpoints on the lab's real servers")
+    where.add_argument(
+        "--targets",
+        nargs="+",
+        type=target,
+        metavar="IP:FIRST-LAST",
+        help="check listeners that already run there instead (what --lab runs in director01)",
+    )
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_check)
     p = kinds.add_parser(
@@ -95,13 +115,10 @@ def cmd_bench_ipvs(args: argparse.Namespace) -> int:
         raise UsageError(f"--sizes {args.sizes!r}: want counts such as 1000,10000") from None
     if args.node:  # run this same command inside the lab node, where the kernel has IPVS
         from cluster.lab import Lab
-        from cluster.lab.guest import guest_python
 
-        python, pythonpath = guest_python()
-        argv = ["env", f"PYTHONPATH={pythonpath}", python, "-m", "cluster", "bench", "ipvs",
-                "--sizes", args.sizes, "--weight-in", str(args.weight_in)]  # fmt: skip
+        argv = ["bench", "ipvs", "--sizes", args.sizes, "--weight-in", str(args.weight_in)]
         with Lab() as lab:
-            result = json.loads(lab.run(args.node, *argv, timeout=3600).check().stdout)
+            result = json.loads(lab.run_cluster(args.node, *argv, timeout=3600).check().stdout)
     else:
         from cluster.bench.ipvs import run
 
@@ -110,10 +127,30 @@ def cmd_bench_ipvs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_check(args: argparse.Namespace) -> int:
-    from cluster.bench.check import run
+def target(text: str) -> tuple[str, range]:
+    """``IP:FIRST-LAST``: an address and the ports listening there, for ``--targets``."""
+    from cluster.bench.listeners import port_range
 
-    write_json(run(args.endpoints, args.ports_per_ip), args.output)
+    address, _, ports = text.rpartition(":")
+    try:
+        return ip_address(address), port_range(ports)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"invalid target {text!r}: {err}") from None
+
+
+def cmd_bench_check(args: argparse.Namespace) -> int:
+    from cluster.bench import check
+
+    if args.targets:
+        result = check.run_targets(args.targets, progress)
+    elif args.lab:
+        from cluster.lab import Lab
+
+        with Lab() as lab:
+            result = check.run_lab(lab, args.endpoints, progress)
+    else:
+        result = check.run(args.endpoints, args.ports_per_ip, progress)
+    write_json(result, args.output)
     return 0
 
 

@@ -126,6 +126,13 @@ def guest_python() -> tuple[str, str]:
     return str(real), pythonpath
 
 
+def python_argv(*args: str) -> list[str]:
+    """A command line that runs :func:`guest_python` with ``args`` in a lab node: this package
+    as the caller has it, whatever the agent's own import path."""
+    python, pythonpath = guest_python()
+    return ["env", f"PYTHONPATH={pythonpath}", python, *args]
+
+
 def choose_user(needed: list[Path]) -> str:
     """``nobody`` if it can read everything the guest needs, else root (empty string)."""
     try:

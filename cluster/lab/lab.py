@@ -76,6 +76,7 @@ class Lab:
             raise LabError("no lab is running; start one with `cluster lab up`")
         self.state = state
         self.agent = AgentClient(self.paths.socket)
+        self._code_fresh = False
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -227,6 +228,24 @@ class Lab:
         """Run Python code on ``node`` with this package importable (``sys.argv[1:]`` = args)."""
         return self.run(node, self.python, "-c", code, *args, timeout=timeout)
 
+    def run_cluster(
+        self, node: str, *args: str, input: str | None = None, timeout: float = 60
+    ) -> Result:
+        """Run the ``cluster`` command on ``node`` from the caller's own package, which need not
+        be the one the agent was started from: a test or a ``--node`` benchmark runs the code
+        under test."""
+        self.refresh_code()
+        argv = guest.python_argv("-m", "cluster", *args)
+        return self.run(node, *argv, input=input, timeout=timeout)
+
+    def refresh_code(self) -> None:
+        """Make the guest read the package anew, once per handle: it caches the host's files
+        over hostfs and misses later edits, so a lab left up while the code changes would
+        run a stale mix of old and new modules."""
+        if self.state.mode == "guest" and not self._code_fresh:
+            self.sh(self.nodes[0], "echo 3 > /proc/sys/vm/drop_caches").check()  # kernel-wide
+        self._code_fresh = True
+
     # --- the lab's servers: real servers (www) and the SMTP sink -----------------------------
 
     def _service(self, node: str) -> services.Service:
@@ -246,24 +265,37 @@ class Lab:
         }
 
     def start_services(self, nodes: Iterable[str] | None = None, timeout: float = 30) -> None:
-        """Start those of the lab's servers that are not running and wait until they listen.
+        """Start those of the lab's servers that are not running and wait until they listen."""
+        running = self.running_services()
+        wanted = [self._service(n) for n in (self.state.services if nodes is None else nodes)]
+        self.start(
+            [(s.node, [self.python, *s.args], s.name) for s in wanted if s.node not in running],
+            timeout,
+        )
+
+    def start(
+        self, servers: Iterable[tuple[str, list[str], str]], timeout: float = 30
+    ) -> list[int]:
+        """Spawn each ``(node, argv, name)`` and wait until it prints :data:`READY` in its log;
+        returns their pids.
 
         All are spawned before any is waited for: each is a Python start, most of a second in
         the guest, and they overlap.
         """
-        running = self.running_services()
         started = []
-        for node in self.state.services if nodes is None else nodes:
-            svc = self._service(node)
-            if node in running:
-                continue
-            log = self.log_path(node, svc.name)
+        for node, argv, name in servers:
+            log = self.log_path(node, name)
             offset = log.stat().st_size if log.exists() else 0
-            pid = self.spawn(node, [self.python, *svc.args], name=svc.name)
-            started.append((node, pid, log, offset))
+            started.append((node, self.spawn(node, argv, name=name), log, offset))
         deadline = time.monotonic() + timeout
-        for node, pid, log, offset in started:
-            self._wait_ready(node, pid, log, offset, deadline)
+        try:
+            for node, pid, log, offset in started:
+                self._wait_ready(node, pid, log, offset, deadline)
+        except BaseException:  # none half-started is left behind
+            for _, pid, _, _ in started:
+                self.stop(pid)
+            raise
+        return [pid for _, pid, _, _ in started]
 
     def _wait_ready(self, node: str, pid: int, log: Path, offset: int, deadline: float) -> None:
         """Wait for the server's ready line in its log (the share: no agent round trip)."""

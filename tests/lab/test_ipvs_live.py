@@ -17,7 +17,6 @@ import pytest
 
 from cluster.ipvs.ipvsadm import format_save, parse_save
 from cluster.lab import Lab, Result
-from cluster.lab.guest import guest_python
 from cluster.lab.topology import seed_topology
 from cluster.spec.load import SEED_TEXT
 
@@ -42,14 +41,9 @@ def ours(lab: Lab, request: pytest.FixtureRequest) -> Ours:
     # conftest module, so the shared one is reached through pytest rather than an import
     shared = request.config.pluginmanager.get_plugin(str(Path(__file__).parents[1] / "conftest.py"))
     shared.require(shutil.which("ipvsadm") is not None, "ipvsadm is not installed")
-    if lab.state.mode == "guest":
-        # the guest caches the host's files; drop them so it runs the code under test
-        lab.run(SCRATCH, "sh", "-c", "echo 3 > /proc/sys/vm/drop_caches").check()
-    python, pythonpath = guest_python()
 
     def run(node: str, *args: str, input: str | None = None) -> Result:
-        argv = ("env", f"PYTHONPATH={pythonpath}", python, "-m", "cluster", *args)
-        return lab.run(node, *argv, input=input, timeout=120)
+        return lab.run_cluster(node, *args, input=input, timeout=120)
 
     return run
 
