@@ -28,9 +28,6 @@ from cluster.spec import ClusterSpec, dump_spec, load_spec
 if TYPE_CHECKING:  # the CLI imports this module; Lab would pull in pyroute2
     from cluster.lab.lab import Lab, Result
 
-#: The ``cluster`` command, run by the lab's Python inside a node.
-CLI = "import sys; from cluster.cli import main; sys.exit(main(sys.argv[1:]))"
-
 
 def _home(lab: Lab) -> Path:
     return lab.paths.share / "keepalived"
@@ -69,7 +66,7 @@ def apply(
             continue
         root = layout(lab, director.name).root
         argv = ["apply", "--node", director.name, "--root", root, *options, spec_file]
-        results[director.name] = lab.run_python(director.name, CLI, *argv, timeout=300)
+        results[director.name] = lab.run_cluster(director.name, *argv, timeout=300)
     return results
 
 
