@@ -57,7 +57,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cluster.errors import UsageError
-from cluster.spec.model import ClusterSpec, Director, Interface
+from cluster.spec.model import ClusterSpec, Director, Interface, IPAddress
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Family = Literal[4, 6]
@@ -71,6 +71,7 @@ VRRP_GROUPS: dict[Family, Network] = {
     6: ipaddress.ip_network("ff02::12/128"),
 }
 LINK_LOCAL6 = ipaddress.ip_network("fe80::/10")
+IPVS_SYNC_GROUP, IPVS_SYNC_PORT = ipaddress.ip_network("224.0.0.81/32"), 8848
 SMTP_PORT = 25
 L4: dict[str, Protocol] = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
 
@@ -238,6 +239,7 @@ def _input(spec: ClusterSpec, director: Director, sides: Sides) -> Iterator[Rule
         )
     )
     yield from _vrrp(spec, director)
+    yield from _connection_sync(spec, director)
     for family in FAMILIES:
         yield _icmp("essential ICMP", family, ICMP_INPUT[family])
     for vs in spec.virtual_services:
@@ -278,14 +280,7 @@ def _vrrp(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
         mine = director.interface(instance.interface)
         if mine is None:
             continue
-        peers = [
-            a.ip
-            for d in spec.directors
-            if d.name != director.name
-            for i in d.interfaces
-            if i.segment == mine.segment
-            for a in i.addresses
-        ]
+        peers = _peer_addresses(spec, director, mine.segment)
         for family in FAMILIES:
             if not any(vip.version == family for vip in instance.virtual_ipaddresses):
                 continue
@@ -305,6 +300,39 @@ def _vrrp(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
                     daddr=(VRRP_GROUPS[family],),
                     protocol="vrrp",
                 )
+
+
+def _connection_sync(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
+    """IPVS connection sync (``lvs_sync_daemon``): the master multicasts its connection table
+    to 224.0.0.81, UDP 8848 (the kernel's defaults), and a backup that drops it would take
+    over with an empty table, cutting every established connection."""
+    sync = spec.vrrp.sync_daemon
+    mine = director.interface(sync.interface) if sync else None
+    if mine is None:
+        return
+    peers = [_host(p) for p in _peer_addresses(spec, director, mine.segment) if p.version == 4]
+    if peers:
+        yield Rule(
+            "IPVS connection sync from the peer director",
+            family=4,
+            iif=(mine.name,),
+            saddr=tuple(peers),
+            daddr=(IPVS_SYNC_GROUP,),
+            protocol="udp",
+            dport=IPVS_SYNC_PORT,
+        )
+
+
+def _peer_addresses(spec: ClusterSpec, director: Director, segment: str) -> list[IPAddress]:
+    """The other directors' addresses on ``segment``: the only senders to trust there."""
+    return [
+        a.ip
+        for d in spec.directors
+        if d.name != director.name
+        for i in d.interfaces
+        if i.segment == segment
+        for a in i.addresses
+    ]
 
 
 def _forward(spec: ClusterSpec, sides: Sides) -> Iterator[Rule]:
