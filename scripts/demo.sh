@@ -30,8 +30,10 @@ step "Build the lab: every host of the seed cluster in its own network namespace
 $cluster lab up
 trap '$cluster lab down >/dev/null 2>&1 || true' EXIT
 
-step "Start the real keepalived on both directors (VRRPv3, advert_int 1)"
-$cluster lab keepalived start --advert-int 1 --vrrp-version 3
+step "Set up both directors with cluster apply (VRRPv3, advert_int 1): plan, then apply"
+$cluster lab apply --advert-int 1 --vrrp-version 3 --dry-run | grep -E "^== |^~ " || true
+$cluster lab apply --advert-int 1 --vrrp-version 3 >/dev/null
+$cluster lab apply --advert-int 1 --vrrp-version 3   # a second run: "no changes"
 for _ in $(seq 30); do  # the checkers add the real servers within a few seconds
   $cluster lab exec client1 -- curl -sf -m 1 -o /dev/null http://192.168.0.174/ && break
   sleep 1
