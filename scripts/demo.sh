@@ -41,8 +41,7 @@ done
 $cluster lab state
 
 step "Load test through the VIP: 300 requests, 30 at a time (rr: expect 150 and 150)"
-$cluster lab exec client1 -- ab -q -n 300 -c 30 http://192.168.0.174/ | grep -E "Complete|Failed|Requests per"
-sleep 2  # IPVS folds its per-CPU counters into these totals every 2 s
+$cluster bench load -n 300 -c 30 -o out/load.json --chart out/load-split
 $cluster lab exec director01 -- ipvsadm -Ln --stats
 
 step "Failover: the master dies, 3 trials, measured against VRRP theory; charts"

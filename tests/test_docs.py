@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NOTEBOOK_PAGE = Path("notebooks", "01-cluster-spec", "index.html")
 LAB_PAGE = Path("notebooks", "02-lab", "index.html")
+APPLY_PAGE = Path("notebooks", "03-director-setup", "index.html")
 
 build = pytest.mark.docs
 needs_root = pytest.mark.skipif(
@@ -102,6 +103,18 @@ def test_lab_notebook_shows_servers_faults_and_mail(site: Path) -> None:
     assert "192.168.170.25:443 /: DOWN: refused" in text
     assert "Subject: [DIRECTOR01] hello from the lab" in text
     assert "removed agent (powered off)" in text
+
+
+@build
+@needs_root
+def test_director_notebook_applies_and_splits_the_load(site: Path) -> None:
+    text = visible_text(site / APPLY_PAGE)
+    assert "== firewall ==" in text and "start keepalived (not running)" in text
+    for node in ("director01", "director02"):
+        assert f"first  {node}: applied sysctl" in text
+        assert f"second {node}: no changes" in text
+    assert "VRRP: VI_EXTERNAL MASTER, VI_INTERNAL MASTER" in text and "verdict: healthy" in text
+    assert "{'192.168.170.25:80': 150, '192.168.170.35:80': 150}" in text
 
 
 @build

@@ -58,6 +58,21 @@ def register(commands: Subcommands) -> None:
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_lab)
     p = kinds.add_parser(
+        "load",
+        help="ab through the VIP from a lab client, and how IPVS split the connections",
+        description="Run ApacheBench in a lab client against URL (default: the running "
+        "spec's first virtual service) and read the split from the VIP holder's IPVS "
+        "counters before and after. Needs a lab with its directors set up (cluster lab "
+        "apply). With rr and equal weights, 300 requests split 150/150.",
+    )
+    p.add_argument("url", nargs="?", metavar="URL", help="http://VIP[:PORT]/ or https://...")
+    p.add_argument("-n", "--requests", type=positive, default=300, help="default 300")
+    p.add_argument("-c", "--concurrency", type=positive, default=10, help="default 10")
+    p.add_argument("--client", default="client1", help="the lab node that runs ab")
+    p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX.png/.svg")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
+    p.set_defaults(run=cmd_bench_load)
+    p = kinds.add_parser(
         "ipvs",
         help="load 1,000 and 10,000 services through netlink vs ipvsadm-restore",
         description="Time loading N services x 4 real servers through our netlink path and "
@@ -151,6 +166,31 @@ def cmd_bench_check(args: argparse.Namespace) -> int:
     else:
         result = check.run(args.endpoints, args.ports_per_ip, progress)
     write_json(result, args.output)
+    return 0
+
+
+def cmd_bench_load(args: argparse.Namespace) -> int:
+    from cluster.bench.load import chart, load_test
+    from cluster.lab import Lab, directors
+
+    with Lab() as lab:
+        spec = directors.running_spec(lab)
+        if not spec.virtual_services:
+            raise UsageError("the running spec has no virtual service to load")
+        first = spec.virtual_services[0]
+        url = args.url or f"http://{first.address}:{first.port}/"
+        vip = url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        holders = directors.holders(lab, spec).get(vip, [])
+        if len(holders) != 1:
+            raise UsageError(f"{vip} is held by {holders or 'nobody'}; want one director")
+        progress(f"ab -n {args.requests} -c {args.concurrency} {url} from {args.client}")
+        document = load_test(lab, url, holders[0], args.requests, args.concurrency, args.client)
+    progress(f"{document['complete']} requests, {document['failed']} failed, split "
+             f"{document['split']} on {document['director']}")  # fmt: skip
+    write_json(document, args.output)
+    if args.chart:
+        for path in chart(document, args.chart):
+            progress(f"wrote {path}")
     return 0
 
 

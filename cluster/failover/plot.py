@@ -10,16 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server, and no Tk import
-
-import matplotlib.pyplot as plt
 from matplotlib import ticker
+
+from cluster.charts import save
 
 
 def chart(documents: list[dict[str, Any]], prefix: Path) -> list[Path]:
     """Draw ``documents`` (``cluster bench failover`` output) to ``prefix``.png and .svg."""
+    from matplotlib import pyplot as plt  # after cluster.charts chose the off-screen back-end
+
     docs = [d for d in documents if d.get("benchmark") == "failover"]
     docs.sort(key=lambda d: (d["scenario"]["fault"], -d["scenario"]["advert_int"]))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(docs)), 4.5))
@@ -47,13 +46,7 @@ def chart(documents: list[dict[str, Any]], prefix: Path) -> list[Path]:
     ax.set_title("Director failover: measured against VRRP theory")
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    paths = [prefix.with_suffix(".png"), prefix.with_suffix(".svg")]
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return paths
+    return save(fig, prefix)
 
 
 def _label(scenario: dict[str, Any]) -> str:

@@ -59,15 +59,22 @@ def apply(
     director's result; the caller decides what a non-zero exit means.
     """
     _record(lab, spec)
-    spec_file = str(_home(lab) / "spec.yaml")
-    results = {}
-    for director in sorted(spec.directors, key=lambda d: d.priority):
-        if nodes and director.name not in nodes:
-            continue
-        root = layout(lab, director.name).root
-        argv = ["apply", "--node", director.name, "--root", root, *options, spec_file]
-        results[director.name] = lab.run_cluster(director.name, *argv, timeout=300)
-    return results
+    return {
+        director.name: _on_director(lab, "apply", director.name, options)
+        for director in sorted(spec.directors, key=lambda d: d.priority)
+        if not nodes or director.name in nodes
+    }
+
+
+def status(lab: Lab, node: str, options: tuple[str, ...] = ()) -> Result:
+    """``cluster status`` inside director ``node``, against the spec last applied."""
+    return _on_director(lab, "status", node, options)
+
+
+def _on_director(lab: Lab, command: str, node: str, options: tuple[str, ...]) -> Result:
+    root = layout(lab, node).root
+    argv = [command, "--node", node, "--root", root, *options, str(_home(lab) / "spec.yaml")]
+    return lab.run_cluster(node, *argv, timeout=300)
 
 
 def current_spec(lab: Lab) -> ClusterSpec | None:
