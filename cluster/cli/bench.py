@@ -67,7 +67,10 @@ def register(commands: Subcommands) -> None:
     )
     p.add_argument("url", nargs="?", metavar="URL", help="http://VIP[:PORT]/ or https://...")
     p.add_argument("-n", "--requests", type=positive, default=300, help="default 300")
-    p.add_argument("-c", "--concurrency", type=positive, default=10, help="default 10")
+    p.add_argument(
+        "-c", "--concurrency", type=positive, default=1,
+        help="default 1: one connection per request, so the split is exact",
+    )  # fmt: skip
     p.add_argument("--client", default="client1", help="the lab node that runs ab")
     p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX.png/.svg")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")

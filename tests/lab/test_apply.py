@@ -99,7 +99,7 @@ def test_second_apply_changes_nothing(applied: Lab) -> None:
 def test_http_and_https_reach_the_real_servers_150_150(applied: Lab) -> None:
     lab = applied
     assert curl_server(lab, f"https://{VIP}/") == "realserver2"  # the seed's only one on 443
-    result = load_test(lab, f"http://{VIP}/", "director01", requests=300, concurrency=10)
+    result = load_test(lab, f"http://{VIP}/", "director01", requests=300)
     assert (result["complete"], result["failed"]) == (300, 0)
     assert result["split"] == {"192.168.170.25:80": 150, "192.168.170.35:80": 150}
 
