@@ -103,8 +103,9 @@ def _read(path: str) -> str | None:
 def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR) -> Live:
     """The director's current state, in the terms of ``desired``."""
     pids = keepalived_on_this_machine(desired.node, layout).pids()
+    vrrp_only = "parent" in pids and "-P" in _argv(pids["parent"])
     ipvs = Table(())
-    if desired.ipvs is not None:
+    if desired.vrrp_only or vrrp_only:  # the table is, or was until now, apply's own
         from cluster.ipvs.netlink import read_table  # pyroute2 costs seconds to import
 
         ipvs = read_table()
@@ -115,7 +116,7 @@ def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR) -> Live:
         ipvs=ipvs,
         keepalived_conf=_read(layout.keepalived_conf),
         keepalived_running="parent" in pids,
-        keepalived_vrrp_only="parent" in pids and "-P" in _argv(pids["parent"]),
+        keepalived_vrrp_only=vrrp_only,
     )
 
 
@@ -190,9 +191,11 @@ def apply_director(
             lambda: firewall.restore(previous, backend),
             lambda: firewall.load(desired.firewall_rules, backend),
         )
+    if plan.ipvs_first and not plan.ipvs.empty:
+        _ipvs_step(steps, plan)
     if plan.keepalived_action != "none":
         _keepalived_step(steps, plan, desired, layout)
-    if not plan.ipvs.empty:
+    if not plan.ipvs_first and not plan.ipvs.empty:
         _ipvs_step(steps, plan)
     if plan.sysctl_conf is not None:
         steps.run(

@@ -10,7 +10,9 @@ compares the two, part by part, in the order apply runs them:
    changes owner (``-P``, VRRP only, is a command-line flag);
 4. the IPVS table, only with ``ipvs: direct``; otherwise keepalived's checkers own it. It
    comes after keepalived because a keepalived that stops its checkers removes the
-   services they made;
+   services they made. Handing the table back to keepalived is the one exception: the
+   spec's services are deleted *before* keepalived restarts, since its checkers fail on
+   services that exist;
 5. the persistent /etc/sysctl.d file, last, so a failed apply never leaves a boot-time
    setting the running system does not have.
 
@@ -86,9 +88,14 @@ class Desired:
     sysctl_conf: str
     firewall_backend: BackendName
     firewall_rules: RuleSet
-    ipvs: Table | None  # None: keepalived's checkers own the table
+    table: Table  # the spec's IPVS table, whoever programs it
     keepalived_conf: str
-    vrrp_only: bool
+    vrrp_only: bool  # ipvs: direct; keepalived runs with -P
+
+    @property
+    def ipvs(self) -> Table | None:
+        """The table ``apply`` programs; None when keepalived's checkers own it."""
+        return self.table if self.vrrp_only else None
 
     @property
     def firewall(self) -> dict[str, str]:
@@ -129,7 +136,7 @@ def desired_state(
         sysctl_conf=render_sysctl_conf(spec, node),
         firewall_backend=chosen,
         firewall_rules=director_rules(spec, node),
-        ipvs=desired_table(spec) if spec.ipvs == "direct" else None,
+        table=desired_table(spec),
         keepalived_conf=render_keepalived_conf(
             spec, node, notify_fifo=layout.keepalived_files.fifo
         ),
@@ -163,6 +170,7 @@ class DirectorPlan:
     sysctls: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     firewall: tuple[Edit, ...] = ()
     ipvs: Plan = field(default_factory=Plan)
+    ipvs_first: bool = False  # a hand-over to keepalived: clear the table before it starts
     keepalived_conf: Edit | None = None
     keepalived_action: KeepalivedAction = "none"
     sysctl_conf: Edit | None = None
@@ -176,14 +184,15 @@ class DirectorPlan:
             parts.append(("sysctl", "\n".join(lines) + "\n"))
         if self.firewall:
             parts.append(("firewall", "".join(edit.diff() for edit in self.firewall)))
+        ipvs = [("ipvs", self.ipvs.text())] if not self.ipvs.empty else []
+        parts += ipvs if self.ipvs_first else []
         if self.keepalived_conf is not None:
             parts.append(("keepalived.conf", self.keepalived_conf.diff()))
         if self.keepalived_action != "none":
             why = {"start": "not running", "reload": "config changed",
                    "restart": "ipvs ownership changed"}[self.keepalived_action]  # fmt: skip
             parts.append(("keepalived", f"{self.keepalived_action} keepalived ({why})\n"))
-        if not self.ipvs.empty:
-            parts.append(("ipvs", self.ipvs.text()))
+        parts += [] if self.ipvs_first else ipvs
         if self.sysctl_conf is not None:
             parts.append(("sysctl.d", self.sysctl_conf.diff()))
         return parts
@@ -222,18 +231,24 @@ def make_director_plan(desired: Desired, live: Live, prune: bool = False) -> Dir
         action = "restart"  # -P is a command-line flag: a reload cannot add or drop it
     elif conf_changed:
         action = "reload"
-    ipvs = Plan()
+    ipvs, handover = Plan(), False
+    spec_keys = desired.table.by_key()
     if desired.ipvs is not None:
         table = live.ipvs
         if action == "restart":  # keepalived's checkers stop, and take their services along
-            ours = desired.ipvs.by_key()
-            table = Table(tuple(s for s in live.ipvs if s.key not in ours))
+            table = Table(tuple(s for s in live.ipvs if s.key not in spec_keys))
         ipvs = make_plan(desired.ipvs, table, prune)
+    elif action == "restart":
+        # from direct to keepalived: its checkers add the spec's services themselves and
+        # fail on any that exist ("Service already exists"), so ours go first
+        ours = Table(tuple(s for s in live.ipvs if s.key in spec_keys))
+        ipvs, handover = make_plan(Table(()), ours, prune=True), True
     return DirectorPlan(
         node=desired.node,
         sysctls=sysctls,
         firewall=firewall,
         ipvs=ipvs,
+        ipvs_first=handover,
         keepalived_conf=(
             Edit("keepalived.conf", live.keepalived_conf, desired.keepalived_conf)
             if conf_changed

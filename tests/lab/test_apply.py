@@ -290,3 +290,17 @@ def test_direct_mode_programs_the_table_itself(applied: Lab) -> None:
     table = lab.run("director01", "ipvsadm", "-Ln").check().stdout
     assert re.search(r"-> 192\.168\.170\.25:80\s+Masq\s+3\b", table), table
     assert re.search(r"-> 192\.168\.170\.35:80\s+Masq\s+1\b", table), table
+    # and back: the table is cleared before keepalived's checkers start, so none of their
+    # adds meets "Service already exists"
+    log = f"{directors.layout(lab, 'director01').run_dir}/keepalived.log"
+    lines_before = len(lab.read_text("director01", log).splitlines())
+    result = directors.apply(lab, SPEC, ["director01"], BACKEND)["director01"]
+    assert result.rc == 0, result.stderr
+    assert result.stdout.index("== ipvs ==") < result.stdout.index("== keepalived ==")
+    deadline, table = time.monotonic() + 30, ""
+    while not re.search(r"-> 192\.168\.170\.25:80\s+Masq\s+1\b", table):
+        assert time.monotonic() < deadline, table
+        time.sleep(1)
+        table = lab.run("director01", "ipvsadm", "-Ln").check().stdout
+    new_log = lab.read_text("director01", log).splitlines()[lines_before:]
+    assert not [line for line in new_log if "already exists" in line], new_log

@@ -102,3 +102,12 @@ def test_status_separates_down_from_drift() -> None:
     assert DirectorStatus(
         "director01", "keepalived", [], {"parent": 1, "vrrp": 2}, {}, fine
     ).healthy
+
+
+def test_handing_the_table_back_to_keepalived_clears_it_first() -> None:
+    desired = desired_state(SPEC, "director01")  # ipvs: keepalived
+    live = live_as(desired, vrrp_only=True)  # keepalived -P, and apply's own table
+    plan = make_director_plan(desired, live)
+    assert plan.keepalived_action == "restart" and plan.ipvs_first
+    assert [step for step, _ in plan.parts()] == ["ipvs", "keepalived"]
+    assert {(c.op, c.dest) for c in plan.ipvs} == {("del", None)}  # whole services, then gone
