@@ -24,9 +24,14 @@ from cluster.errors import ToolError
 TIMEOUT = 60
 
 
-def run(argv: Sequence[str], netns: str | None = None, input: str | None = None) -> str:
+def run(
+    argv: Sequence[str],
+    netns: str | None = None,
+    input: str | None = None,
+    timeout: float = TIMEOUT,
+) -> str:
     """``argv``'s standard output; raises :class:`ToolError` unless it exits 0."""
-    done = run_status(argv, netns, input)
+    done = run_status(argv, netns, input, timeout)
     if done.returncode != 0:
         where = f" (in network namespace {netns})" if netns else ""
         reason = done.stderr.strip() or done.stdout.strip()
@@ -35,17 +40,21 @@ def run(argv: Sequence[str], netns: str | None = None, input: str | None = None)
 
 
 def run_status(
-    argv: Sequence[str], netns: str | None = None, input: str | None = None
+    argv: Sequence[str],
+    netns: str | None = None,
+    input: str | None = None,
+    timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` and hand back its exit code and output, for programs whose non-zero exit
-    is an answer rather than a failure (``keepalived -t`` exits 5 on a config with errors)."""
+    is an answer rather than a failure (``keepalived -t`` exits 5 on a config with errors).
+    ``timeout`` is for the few that legitimately run long (loading a 10,000-service table)."""
     command = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
     try:
         return subprocess.run(
-            command, input=input, capture_output=True, text=True, timeout=TIMEOUT, check=False
+            command, input=input, capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError as err:
         raise ToolError(f"{command[0]} is not installed (scripts/setup.sh installs it)") from err
     except subprocess.TimeoutExpired as err:
         where = f" (in network namespace {netns})" if netns else ""
-        raise ToolError(f"{' '.join(argv)}{where} did not finish in {TIMEOUT} s") from err
+        raise ToolError(f"{' '.join(argv)}{where} did not finish in {timeout:g} s") from err

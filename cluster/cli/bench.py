@@ -78,13 +78,16 @@ def register(commands: Subcommands) -> None:
     p = kinds.add_parser(
         "ipvs",
         help="load 1,000 and 10,000 services through netlink vs ipvsadm-restore",
-        description="Time loading N services x 4 real servers through our netlink path and "
-        "through ipvsadm-restore, and one weight change in a big table. Clears the IPVS "
-        "table where it runs: use --node to run it in a lab node.",
+        description="Time loading N services x 4 real servers through our netlink path (in "
+        "process, and as `cluster ipvs restore` with the interpreter's start) and through "
+        "ipvsadm-restore, and one weight change in a big table, checked against dumps "
+        "before and after. Medians of --repeat runs. Clears the IPVS table where it runs: "
+        "use --node to run it in a lab node.",
     )
     p.add_argument("--sizes", default="1000,10000", help="service counts (default 1000,10000)")
     p.add_argument("--weight-in", type=positive, default=10000, help="table size for the "
                    "weight change (default 10000)")  # fmt: skip
+    p.add_argument("--repeat", type=positive, default=3, help="runs of each (default 3)")
     p.add_argument("--node", metavar="NODE", help="run inside this node of the running lab")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_ipvs)
@@ -134,13 +137,14 @@ def cmd_bench_ipvs(args: argparse.Namespace) -> int:
     if args.node:  # run this same command inside the lab node, where the kernel has IPVS
         from cluster.lab import Lab
 
-        argv = ["bench", "ipvs", "--sizes", args.sizes, "--weight-in", str(args.weight_in)]
+        argv = ["bench", "ipvs", "--sizes", args.sizes, "--weight-in", str(args.weight_in),
+                "--repeat", str(args.repeat)]  # fmt: skip
         with Lab() as lab:
             result = json.loads(lab.run_cluster(args.node, *argv, timeout=3600).check().stdout)
     else:
         from cluster.bench.ipvs import run
 
-        result = run(sizes, args.weight_in)
+        result = run(sizes, args.weight_in, args.repeat)
     write_json(result, args.output)
     return 0
 
