@@ -2,8 +2,10 @@
 
 Two ways to get keepalived running. :func:`apply` runs the product's own ``cluster apply``
 inside each director's namespace, as an operator would on a real director: sysctls, firewall,
-keepalived.conf and keepalived. :func:`start` only (re)starts keepalived with a spec, which is
-what the failover trials do between runs.
+keepalived.conf and keepalived. The failover trials set the directors up that way, so VRRP
+and IPVS sync cross the real firewall. :func:`start` (``cluster lab keepalived start``) only
+(re)starts keepalived with a spec, without sysctls or firewall: a quick way to try a
+keepalived.conf; undoing a fault that killed keepalived starts it again the same way.
 
 The spec that runs is kept in the lab's share (``keepalived/spec.yaml``), so a later command
 (``cluster lab state``, ``cluster lab fault``) knows the VIPs, the directors and their links
@@ -55,9 +57,13 @@ def apply(
 ) -> dict[str, Result]:
     """Run ``cluster apply`` (with ``options``, e.g. ``--dry-run``) inside each director.
 
-    The backups go first, so the master's first election meets them listening. Returns each
-    director's result; the caller decides what a non-zero exit means.
+    The backups go first, so the master's first election meets them listening. Without a
+    ``--backend`` in ``options``, a guest lab's firewall is iptables: the guest kernel has no
+    nftables NAT. Returns each director's result; the caller decides what a non-zero exit
+    means.
     """
+    if "--backend" not in options and lab.state.mode == "guest":
+        options = ("--backend", "iptables", *options)
     _record(lab, spec)
     spec_file = str(_home(lab) / "spec.yaml")
     results = {}
