@@ -26,6 +26,10 @@ VIPs its predecessor left on the links, so the service stops there, and it start
 backup. With the master's higher priority it discards the backup's adverts and takes the VIPs
 back when its own ``master_down_interval`` runs out, preempting the backup: the VIPs move
 twice, and the outage ends at whichever takeover comes first (:func:`vrrp_child_window`).
+Until the new child starts, the dead one's VIPs stay on the links and IPVS still forwards:
+the service goes on. keepalived delays each further respawn twice as long as the last (1, 2,
+4, 8 s after the death), so a child that keeps dying leaves the VIPs on both directors
+(split brain) once the backup has taken over.
 
 >>> round(master_down_interval(50, 1, 3), 3), round(skew_time(50, 1, 3), 3)
 (3.805, 0.805)

@@ -176,6 +176,10 @@ def undo_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = Non
             lab.run(peer, "bash", "-c", _iptables("-D", sources))
     if fault.kind == "stop":
         ka.wait_stopped()
+    elif fault.kind == "vrrp-child":
+        # the parent delays each new child twice as long as the last (1, 2, 4 ... s after
+        # the death) "to limit respawn rate": a fresh daemon is what the next kill must meet
+        ka.stop()
     if fault.kind in ("dies", "stop", "vrrp-child") and not ka.running():
         directors.drop_floating(lab, spec, node)
         ka.start(vrrp_only=spec.ipvs == "direct")
