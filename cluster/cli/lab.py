@@ -66,9 +66,11 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_lab_fault)
     p = actions.add_parser(
         "keepalived",
-        help="start, reload or stop the real keepalived on every director",
-        description="Render each director's keepalived.conf from SPEC (and the variant "
-        "options), check it with keepalived -t in the director's namespace, and start it.",
+        help="keepalived only: start, reload or stop it on every director (no firewall)",
+        description="keepalived only, without the sysctls and the firewall of `lab apply`: "
+        "render each director's keepalived.conf from SPEC (and the variant options), check "
+        "it with keepalived -t in the director's namespace, and (re)start it. A quick way to "
+        "try a keepalived.conf; `lab apply` sets a director up as `cluster apply` does.",
     )
     p.add_argument("action", choices=["start", "reload", "stop"])
     spec_variant_arguments(p)
@@ -196,8 +198,8 @@ def cmd_lab_apply(args: argparse.Namespace) -> int:
 
     spec = _spec_variant(args)
     with Lab() as lab:
-        backend = args.backend or ("iptables" if lab.state.mode == "guest" else None)
-        options = [*(["--backend", backend] if backend else []), *(["--dry-run"] * args.dry_run)]
+        backend = ["--backend", args.backend] if args.backend else []
+        options = [*backend, *(["--dry-run"] * args.dry_run)]
         failed = 0
         for node, result in directors.apply(lab, spec, args.node, tuple(options)).items():
             print(f"== {node} ==\n{result.stdout}", end="")

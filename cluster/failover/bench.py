@@ -2,8 +2,9 @@
 
 One trial:
 
-1. keepalived runs on both directors with the scenario's spec, and the master holds every
-   VRRP address (the last trial's fault is undone and the master has taken over again);
+1. both directors are set up by ``cluster apply`` with the scenario's spec (firewall and
+   sysctls included), and the master holds every VRRP address (the last trial's fault is
+   undone and the master has taken over again);
 2. ``ip -ts monitor address`` runs in every director (started once, it stays), and a
    probe in the client sends a request to the VIP every 10 ms;
 3. after a second of good service the fault strikes (its time read on the lab's clock);
@@ -84,20 +85,32 @@ def _roles(spec: ClusterSpec) -> tuple[str, str, int]:
 
 def window(scenario: Scenario, spec: ClusterSpec) -> tuple[float, float] | None:
     """The theory's takeover window, where there is one (a pulled link with tracking,
-    say, has no single formula: see the note's table)."""
-    if scenario.fault not in ("dies", "stop") or scenario.on != "master":
+    say, has no single formula: see the note's table). A killed VRRP child sends no
+    priority 0, so the backup waits as for a crash."""
+    if scenario.fault not in ("dies", "stop", "vrrp-child") or scenario.on != "master":
         return None
     return theory.takeover_window(_roles(spec)[2], scenario.advert_int, scenario.version,
                                   graceful=scenario.fault == "stop")  # fmt: skip
 
 
 def ensure_cluster(lab: Lab, spec: ClusterSpec, progress: Progress) -> None:
-    """keepalived on every director with ``spec``, settled with the master holding all."""
-    if directors.current_spec(lab) != spec or not all(
+    """Every director set up by ``cluster apply`` with ``spec`` (sysctls, firewall,
+    keepalived), settled with the master holding all.
+
+    A new spec stops keepalived first: a reload would keep the last scenario's VRRP state
+    and timers, and each scenario starts from a fresh election instead.
+    """
+    current = directors.current_spec(lab)
+    if current != spec or not all(
         directors.keepalived(lab, d.name).running() for d in spec.directors
     ):
-        progress("starting keepalived on the directors")
-        directors.start(lab, spec)
+        if current is not None and current != spec:
+            directors.stop(lab)
+        progress("cluster apply on the directors")
+        failed = [r for r in directors.apply(lab, spec).values() if not r.ok]
+        if failed:
+            raise LabError("; ".join(f"{r.node}: cluster apply exited {r.rc}: "
+                                     f"{r.stderr.strip()}" for r in failed))  # fmt: skip
     master = _roles(spec)[0]
     directors.wait_for_master(lab, spec, master, timeout=10 + 4 * _advert(spec))
     _ensure_monitors(lab, spec)
@@ -192,8 +205,14 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     faults.undo_director(lab, fault, spec)
     tail_ok = [s[2] == "ok" for s in probe["samples"] if s[0] > probe["samples"][-1][0] - tail]
     changes = [outage.AddressChange(**c) for c in timeline]
-    moved = {vip: outage.first_added(changes, vip, backup, at) for vip in directors.floating(spec)}
-    takeover = {vip: (round(t - at, 4) if t else None) for vip, t in moved.items()}
+
+    def after_fault(node: str, added: bool = True) -> dict[str, float | None]:
+        first = {
+            v: outage.first_change(changes, v, node, at, added) for v in directors.floating(spec)
+        }
+        return {vip: (round(t - at, 4) if t else None) for vip, t in first.items()}
+
+    takeover = after_fault(backup)
     summary = outage.summarize(
         probe["samples"], at, outage.moved_at({"fault_at": at, "takeover_s": takeover})
     )
@@ -202,6 +221,13 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
         "fault_at": at,
         "theory_window_s": expected,
         "takeover_s": takeover,
+        # when each VIP left the master: a stopping keepalived sends priority 0 and then
+        # deletes the instance's VIPs, so for a graceful stop this is when the backup's skew
+        # timer starts; a restarted VRRP child deletes them too
+        "left_master_s": after_fault(master, added=False),
+        # when the master held each VIP again before the undo: a restarted VRRP child
+        # takes them back
+        "returned_s": after_fault(master),
         "holders_after": after,
         "service_at_end": all(tail_ok) if tail_ok else False,
         **summary,

@@ -94,13 +94,14 @@ def parse_monitor(text: str, node: str, tz: tzinfo | None = None) -> list[Addres
     return changes
 
 
-def first_added(
-    changes: list[AddressChange], address: str, node: str, after: float
+def first_change(
+    changes: list[AddressChange], address: str, node: str, after: float, added: bool = True
 ) -> float | None:
-    """When ``node`` got ``address`` after ``after``: the moment a VIP moved there."""
+    """When ``node`` first got (or, not ``added``, lost) ``address`` after ``after``: the
+    moment a VIP reached a director, or left it."""
     times = [
         c.time for c in changes
-        if c.added and c.address == address and c.node == node and c.time >= after
+        if c.added == added and c.address == address and c.node == node and c.time >= after
     ]  # fmt: skip
     return min(times) if times else None
 
@@ -125,6 +126,7 @@ def summarize(
         "failed": sum(1 for s in samples if s[2] != "ok"),
         "outage_s": main.duration if main else 0.0,
         "outage_start_after_fault_s": round(main.start - fault_at, 6) if main else None,
+        "outage_end_after_fault_s": round(main.end - fault_at, 6) if main else None,
         "outage_open": main.open if main else False,
         "outage_failed": main.failed if main else 0,
         "outage_outcomes": main.outcomes if main else {},
@@ -149,6 +151,16 @@ def moved_at(trial: dict[str, Any]) -> float | None:
     if not delays or None in delays:
         return None
     return float(trial["fault_at"] + max(delays))
+
+
+def back_after_release(trial: dict[str, Any]) -> float | None:
+    """From the master dropping its first VIP to the client's first good answer after the
+    outage. For a graceful stop that is the theory's interval: keepalived sends priority 0
+    and then deletes the instance's VIPs, and the backup's skew timer starts on that advert,
+    not on the SIGTERM (keepalived takes 5-60 ms to get there in the lab's guest)."""
+    released = [v for v in trial.get("left_master_s", {}).values() if v is not None]
+    end = trial.get("outage_end_after_fault_s")
+    return round(end - min(released), 4) if released and end is not None else None
 
 
 def refresh(document: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster.failover.outage import back_after_release, stats
+
 
 def _mmm(stats: dict[str, float]) -> str:
     return f"{stats['median']:g} / {stats['min']:g} / {stats['max']:g}"
@@ -15,15 +17,18 @@ def _mmm(stats: dict[str, float]) -> str:
 
 def _takeovers(doc: dict[str, Any]) -> dict[str, float]:
     """The later of the VIPs' takeover times per trial, as median/min/max."""
-    values = sorted(
-        max(v for v in t["takeover_s"].values() if v is not None)
-        for t in doc["trials"]
-        if any(v is not None for v in t["takeover_s"].values())
+    return _mmm_of(
+        [
+            max(v for v in t["takeover_s"].values() if v is not None)
+            for t in doc["trials"]
+            if any(v is not None for v in t["takeover_s"].values())
+        ]
     )
-    if not values:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan")}
-    return {"median": round(values[len(values) // 2], 3), "min": round(values[0], 3),
-            "max": round(values[-1], 3)}  # fmt: skip
+
+
+def _mmm_of(values: list[float]) -> dict[str, float]:
+    nan = float("nan")
+    return stats(values) if values else {"median": nan, "min": nan, "max": nan}
 
 
 def markdown(documents: list[dict[str, Any]]) -> str:
@@ -32,8 +37,9 @@ def markdown(documents: list[dict[str, Any]]) -> str:
     if timed:
         rows += [
             "| scenario | trials | theory: VIP moves after (s) | VIP on the backup (s) "
-            "| client outage (s) | failed requests |",
-            "|---|---|---|---|---|---|",
+            "| client outage (s) | service back after the master let go (s) "
+            "| failed requests |",
+            "|---|---|---|---|---|---|---|",
         ]
     for doc in timed:
         window = doc.get("theory_window_s")
@@ -43,9 +49,11 @@ def markdown(documents: list[dict[str, Any]]) -> str:
             theory = f"{window[0]:.3f}"
         else:
             theory = f"{window[0]:.3f}-{window[1]:.3f}"
+        released = [b for t in doc["trials"] if (b := back_after_release(t)) is not None]
+        back = _mmm(_mmm_of(released)) if released else "-"
         rows.append(
             f"| {doc['scenario']['name']} | {doc['outage_s']['n']} | {theory} "
-            f"| {_mmm(_takeovers(doc))} | {_mmm(doc['outage_s'])} "
+            f"| {_mmm(_takeovers(doc))} | {_mmm(doc['outage_s'])} | {back} "
             f"| {_mmm(doc['failed_requests'])} |"
         )
     connections = [d for d in documents if d.get("benchmark") == "failover-connections"]
@@ -56,8 +64,8 @@ def markdown(documents: list[dict[str, Any]]) -> str:
             f"{doc['advert_int']:g}) | trials | share that survived |",
             "|---|---|---|",
         ]
-        for kind, stats in doc["survived_share"].items():
-            rows.append(f"| {kind} | {stats['n']} | {_mmm(stats)} |")
+        for kind, shares in doc["survived_share"].items():
+            rows.append(f"| {kind} | {shares['n']} | {_mmm(shares)} |")
     for doc in (d for d in documents if d.get("benchmark") == "failover-cable"):
         layouts = list(dict.fromkeys(c["layout"] for c in doc["cells"]))
         rows += [

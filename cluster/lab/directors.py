@@ -2,8 +2,10 @@
 
 Two ways to get keepalived running. :func:`apply` runs the product's own ``cluster apply``
 inside each director's namespace, as an operator would on a real director: sysctls, firewall,
-keepalived.conf and keepalived. :func:`start` only (re)starts keepalived with a spec, which is
-what the failover trials do between runs.
+keepalived.conf and keepalived. The failover trials set the directors up that way, so VRRP
+and IPVS sync cross the real firewall. :func:`start` (``cluster lab keepalived start``) only
+(re)starts keepalived with a spec, without sysctls or firewall: a quick way to try a
+keepalived.conf; undoing a fault that killed keepalived starts it again the same way.
 
 The spec that runs is kept in the lab's share (``keepalived/spec.yaml``), so a later command
 (``cluster lab state``, ``cluster lab fault``) knows the VIPs, the directors and their links
@@ -55,8 +57,10 @@ def apply(
 ) -> dict[str, Result]:
     """Run ``cluster apply`` (with ``options``, e.g. ``--dry-run``) inside each director.
 
-    The backups go first, so the master's first election meets them listening. Returns each
-    director's result; the caller decides what a non-zero exit means.
+    The backups go first, so the master's first election meets them listening. Without a
+    ``--backend`` in ``options``, a guest lab's firewall is iptables: the guest kernel has no
+    nftables NAT. Returns each director's result; the caller decides what a non-zero exit
+    means.
     """
     _record(lab, spec)
     return {
@@ -67,11 +71,14 @@ def apply(
 
 
 def status(lab: Lab, node: str, options: tuple[str, ...] = ()) -> Result:
-    """``cluster status`` inside director ``node``, against the spec last applied."""
+    """``cluster status`` inside director ``node``, against the spec last applied (with
+    :func:`apply`'s choice of firewall back-end)."""
     return _on_director(lab, "status", node, options)
 
 
 def _on_director(lab: Lab, command: str, node: str, options: tuple[str, ...]) -> Result:
+    if "--backend" not in options and lab.state.mode == "guest":
+        options = ("--backend", "iptables", *options)
     root = layout(lab, node).root
     argv = [command, "--node", node, "--root", root, *options, str(_home(lab) / "spec.yaml")]
     return lab.run_cluster(node, *argv, timeout=300)

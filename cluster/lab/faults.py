@@ -129,9 +129,10 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
         at = _strike(lab, fault.node, f"printf '{downs}' | ip -batch -", ka.kill_command())
     elif fault.kind == "stop":
         # a signal acts at once, and keepalived may run before bash reads the clock again:
-        # the time is taken before the kill
+        # the time is taken before the kill. Its exit is not polled here (undo waits for
+        # it): each poll starts processes in the guest's one CPU while the backup's skew
+        # timer runs, and the measurement paid for them
         at = _strike(lab, fault.node, "true", f"kill -TERM {pids['parent']}")
-        ka.wait_stopped()
     elif fault.kind == "vrrp-child":
         at = _strike(lab, fault.node, "true", f"kill -9 {pids['vrrp']}")
     elif fault.kind == "link-down":
@@ -173,6 +174,12 @@ def undo_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = Non
     elif fault.kind == "partition":
         for peer, sources in _peer_rules(spec, node).items():
             lab.run(peer, "bash", "-c", _iptables("-D", sources))
+    if fault.kind == "stop":
+        ka.wait_stopped()
+    elif fault.kind == "vrrp-child":
+        # the parent delays each new child twice as long as the last (1, 2, 4 ... s after
+        # the death) "to limit respawn rate": a fresh daemon is what the next kill must meet
+        ka.stop()
     if fault.kind in ("dies", "stop", "vrrp-child") and not ka.running():
         directors.drop_floating(lab, spec, node)
         ka.start(vrrp_only=spec.ipvs == "direct")
