@@ -72,7 +72,7 @@ class ThisMachine:
     def run(
         self, node: str, *argv: str, input: str | None = None, timeout: float = 60
     ) -> Completed:
-        done = run_status(argv, input=input)
+        done = run_status(argv, input=input, timeout=timeout)
         return Completed(done.returncode, done.stdout, done.stderr)
 
     def spawn(self, node: str, argv: list[str], name: str) -> int:
@@ -100,12 +100,13 @@ def _read(path: str) -> str | None:
     return None
 
 
-def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR) -> Live:
-    """The director's current state, in the terms of ``desired``."""
+def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR, table: bool = False) -> Live:
+    """The director's current state, in the terms of ``desired``. The IPVS table is read
+    when ``table`` asks for it or when it is, or was until now, apply's own."""
     pids = keepalived_on_this_machine(desired.node, layout).pids()
     vrrp_only = "parent" in pids and "-P" in _argv(pids["parent"])
     ipvs = Table(())
-    if desired.vrrp_only or vrrp_only:  # the table is, or was until now, apply's own
+    if table or desired.vrrp_only or vrrp_only:
         from cluster.ipvs.netlink import read_table  # pyroute2 costs seconds to import
 
         ipvs = read_table()
@@ -236,7 +237,7 @@ def _keepalived_step(steps: _Steps, plan: DirectorPlan, desired: Desired, layout
             keepalived.reload()
             return
         keepalived.stop()
-        keepalived.start(vrrp_only=desired.vrrp_only)
+        keepalived.launch(vrrp_only=desired.vrrp_only)
 
     def undo() -> None:
         _restore_file(layout.keepalived_conf, old_conf, 0o600)()
@@ -245,7 +246,7 @@ def _keepalived_step(steps: _Steps, plan: DirectorPlan, desired: Desired, layout
             return
         keepalived.stop()
         if action == "restart" and old_conf is not None:
-            keepalived.start(vrrp_only=not desired.vrrp_only)
+            keepalived.launch(vrrp_only=not desired.vrrp_only)
 
     steps.run("keepalived -t", lambda: None, test)
     steps.run(f"keepalived {plan.keepalived_action}", undo, do)
@@ -274,11 +275,10 @@ def read_status(
     With keepalived owning the table, the real servers missing from it are probed once with
     their own health checks, to tell "down, rightly removed" from drift.
     """
-    from cluster.ipvs.netlink import read_table
-
     desired = desired_state(spec, node, backend, layout)
-    plan = make_director_plan(desired, read_live(desired, layout))
-    table = read_table()
+    live = read_live(desired, layout, table=True)
+    plan = make_director_plan(desired, live)
+    table = live.ipvs
     down: dict[tuple[str, int], str] | None = None
     if spec.ipvs == "keepalived":
         missing = {e.server for e in pool_report(spec, table, {}) if e.state == "missing"}

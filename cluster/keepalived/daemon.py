@@ -180,19 +180,25 @@ class Keepalived:
         return "parent" in self.pids()
 
     def start(self, text: str | None = None, vrrp_only: bool = False) -> str:
-        """Test the config (``text``, or the one written before) and start keepalived.
-
-        Returns ``keepalived -t``'s warnings. Waits until the VRRP child runs, so a fault
-        injected right after meets a working daemon.
-        """
-        if self.running():
-            raise ToolError(f"{self.node}: keepalived already runs (pid {self.pids()['parent']})")
+        """Test the config (``text``, or the one installed before), install it and start
+        keepalived; returns ``keepalived -t``'s warnings."""
         if text is None:
             text = self.config()
             if text is None:
                 raise ToolError(f"{self.node}: no keepalived config at {self.files.conf}")
         warnings = self.test(text)
         self.install(text)
+        self.launch(vrrp_only)
+        return warnings
+
+    def launch(self, vrrp_only: bool = False) -> None:
+        """Start keepalived on the installed config, which passed ``keepalived -t`` before it
+        was installed. Waits until the VRRP child runs, so a fault injected right after
+        meets a working daemon."""
+        if self.running():
+            raise ToolError(f"{self.node}: keepalived already runs (pid {self.pids()['parent']})")
+        if self.config() is None:
+            raise ToolError(f"{self.node}: no keepalived config at {self.files.conf}")
         self._start_reader()
         self._sh(f"rm -f {self.files.pid} {self.files.vrrp_pid} {self.files.check_pid}")
         self.host.spawn(self.node, argv(self.files, vrrp_only), name="keepalived")
@@ -201,7 +207,6 @@ class Keepalived:
             if time.monotonic() > deadline:
                 raise ToolError(f"{self.node}: keepalived did not start; see its log")
             time.sleep(0.1)
-        return warnings
 
     def _start_reader(self) -> None:
         """The FIFO and its stamping reader, once per node (it survives restarts)."""
