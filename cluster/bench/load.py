@@ -66,12 +66,16 @@ def parse_ab(output: str) -> dict[str, Any]:
     return {k: float(m[1]) if "." in m[1] else int(m[1]) for k, m in found.items() if m}
 
 
-def _service(url: str) -> str:
+def vip_port(url: str) -> tuple[str, int]:
+    """The address and port ``url`` connects to: the virtual service under load.
+
+    >>> vip_port("https://192.168.0.174/"), vip_port("http://[2001:db8::1]:8080/x")
+    (('192.168.0.174', 443), ('2001:db8::1', 8080))
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{url!r}: want http://VIP[:PORT]/PATH or https://...")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"TCP  {parts.hostname}:{port}"
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def load_test(
@@ -79,7 +83,8 @@ def load_test(
     client: str = "client1",
 ) -> dict[str, Any]:  # fmt: skip
     """Run ``ab`` from ``client`` against ``url``; ``director`` is the one holding the VIP."""
-    service = _service(url)
+    vip, port = vip_port(url)
+    service = f"TCP  {vip}:{port}"
 
     def reading() -> dict[str, int]:
         time.sleep(FOLD_S)

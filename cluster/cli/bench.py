@@ -177,7 +177,7 @@ def cmd_bench_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
-    from cluster.bench.load import chart, load_test
+    from cluster.bench.load import chart, load_test, vip_port
     from cluster.lab import Lab, directors
 
     with Lab() as lab:
@@ -186,7 +186,7 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
             raise UsageError("the running spec has no virtual service to load")
         first = spec.virtual_services[0]
         url = args.url or f"http://{first.address}:{first.port}/"
-        vip = url.split("//", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        vip, _ = vip_port(url)
         holders = directors.holders(lab, spec).get(vip, [])
         if len(holders) != 1:
             raise UsageError(f"{vip} is held by {holders or 'nobody'}; want one director")

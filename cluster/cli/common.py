@@ -55,8 +55,8 @@ def add_spec_argument(sub: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def add_node_argument(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--node", metavar="DIRECTOR", required=True, help="director to render for")
+def add_node_argument(sub: argparse.ArgumentParser, help: str = "director to render for") -> None:
+    sub.add_argument("--node", metavar="DIRECTOR", required=True, help=help)
 
 
 def ip_address(text: str) -> str:

@@ -69,11 +69,7 @@ def register(commands: Subcommands) -> None:
     )
     add_spec_argument(p)
     add_node_argument(p)
-    p.add_argument(
-        "--backend",
-        choices=("nftables", "iptables"),
-        help="default: the spec's firewall.backend",
-    )
+    _backend_argument(p)
     p.set_defaults(run=cmd_firewall_render)
 
     sysctl = add_command(commands, "sysctl", None, "a director's kernel settings")
@@ -91,15 +87,19 @@ def register(commands: Subcommands) -> None:
 
 def _director_arguments(p: argparse.ArgumentParser) -> None:
     add_spec_argument(p)
-    p.add_argument("--node", metavar="DIRECTOR", required=True, help="the director this is")
-    p.add_argument(
-        "--backend", choices=("nftables", "iptables"), help="default: the spec's firewall.backend"
-    )
+    add_node_argument(p, help="the director this is")
+    _backend_argument(p)
     p.add_argument(
         "--root",
         default="/",
         metavar="DIR",
         help="where /etc and /run are (default /); the lab gives each director its own",
+    )
+
+
+def _backend_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend", choices=("nftables", "iptables"), help="default: the spec's firewall.backend"
     )
 
 
