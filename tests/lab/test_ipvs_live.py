@@ -126,6 +126,17 @@ def _wait_for(ready: Callable[[], object], timeout: float = 15) -> None:
         time.sleep(0.2)
 
 
+def _settled(read: Callable[[], str], timeout: float = 15) -> str:
+    """``read()`` once a whole 2 s fold has passed without changing it: the connections are
+    counted before their last packets (the closing ACKs), which a later fold adds."""
+    deadline, last = time.monotonic() + timeout, None
+    while (now := read()) != last:
+        assert time.monotonic() < deadline, "the counters never settled"
+        last = now
+        time.sleep(2.5)
+    return now
+
+
 def _layout(text: str) -> list[str]:
     """The text with every right-aligned number blanked to its field width."""
     return [re.sub(r" *\d+", lambda m: "#" * len(m.group()), line) for line in text.splitlines()]
@@ -160,7 +171,7 @@ def test_counters_and_connections_after_real_traffic(lab: Lab, ours: Ours, servi
     # IPVS folds per-CPU counters into the totals every 2 s
     counted = re.compile(rf"TCP  {re.escape(VIP)}:80 +6 ")
     _wait_for(lambda: counted.search(lab.run(serving, "ipvsadm", "-Ln", "--stats").stdout))
-    stats = lab.run(serving, "ipvsadm", "-Ln", "--stats").check().stdout
+    stats = _settled(lambda: lab.run(serving, "ipvsadm", "-Ln", "--stats").check().stdout)
     assert ours(serving, "ipvs", "list", "--stats").check().stdout == stats
     assert "InActConn" in ours(serving, "ipvs", "list").stdout
     assert "TIME_WAIT" in lab.run(serving, "ipvsadm", "-Lnc").stdout
