@@ -138,6 +138,21 @@ def test_lint_of_rendered_configs_is_silent(
     assert err == "2 files: 0 errors, 0 warnings, 0 notes\n"
 
 
+def test_lint_compares_the_directors_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The rendered seed pair, with director02's advert_int changed: VRRPv2 drops the adverts."""
+    run(capsys, "render", "--out", str(tmp_path))
+    first, second = sorted(tmp_path.glob("*/keepalived.conf"))
+    second.write_text(second.read_text().replace("advert_int 5", "advert_int 2"))
+    code, out, _ = run(capsys, "lint", "--errors-only", str(first), str(second))
+    assert code == 1
+    line = next(
+        n for n, text in enumerate(first.read_text().splitlines(), 1) if "advert_int" in text
+    )
+    assert out.startswith(f"{first}:{line}: error: advert_int differs between the directors"), out
+
+
 def test_lint_bad_addresses_and_truncation(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from cluster.errors import InputError
-from cluster.ipvs.ipvsadm import format_connections, format_list, format_save, parse_save
+from cluster.ipvs.ipvsadm import (
+    Connection,
+    format_connections,
+    format_list,
+    format_save,
+    parse_connections,
+    parse_save,
+)
 from cluster.ipvs.table import Destination, ServiceKey, Stats, Table
 
 DATA = Path(__file__).parent / "data" / "ipvs"
@@ -109,6 +116,9 @@ def test_connections_format_like_ipvsadm_lnc() -> None:
         "pro expire state       source             virtual            destination\n"
         "TCP 00:59  TIME_WAIT   192.168.0.200:41394 192.168.0.174:80   192.168.170.25:80\n"
         "UDP 05:01  UDP         [2001:db8::9]:53   [2001:db8::1]:53   [2001:db8:1::25]:53\n"
+    )
+    assert parse_connections(proc)[0] == Connection(
+        "TCP", "192.168.0.200:41394", "192.168.0.174:80", "192.168.170.25:80", "TIME_WAIT", 59
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cluster.keepalived import lint as lint_module
-from cluster.keepalived.lint import lint, lint_file
+from cluster.keepalived.lint import lint, lint_directors, lint_file
 from cluster.keepalived.syntax import parse_text
 
 ARTICLE = Path(__file__).parent / "data" / "article"
@@ -106,6 +106,57 @@ def instance(body: str, *, extra: str = "") -> str:
 )
 def test_vrrp_instance_checks(body: str, expected: set[tuple[str, int]]) -> None:
     assert findings(instance(body)) == expected
+
+
+def directors_findings(master: str, backup: str) -> set[tuple[str, str, int, str]]:
+    trees = [parse_text(master, "d1.conf"), parse_text(backup, "d2.conf")]
+    return {(p.code, p.location.file, p.location.line, p.severity) for p in lint_directors(trees)}
+
+
+def test_the_article_directors_agree() -> None:
+    trees = [parse_text((ARTICLE / n).read_text(), n) for n in sorted(KEEPALIVED_FINDINGS)]
+    assert lint_directors(trees) == []
+
+
+@pytest.mark.parametrize(
+    ("master", "backup", "expected"),
+    [
+        ("  priority 100\n", "  priority 50\n", set()),
+        ("  priority 100\n", "  priority 100\n", {("equal-priority", "d1.conf", 8, "warning")}),
+        # v2 drops adverts with another interval: both become master
+        (
+            "  priority 100\n  advert_int 1\n",
+            "  priority 50\n  advert_int 5\n",
+            {("pair-mismatch", "d1.conf", 9, "error")},
+        ),
+        # v3 backups follow the master's interval
+        (
+            "  priority 100\n  version 3\n  advert_int 1\n",
+            "  priority 50\n  version 3\n  advert_int 5\n",
+            {("pair-mismatch", "d1.conf", 10, "warning")},
+        ),
+        # a weight of -30 cannot cross a gap of 50; -60 can; no weight faults the instance
+        (
+            "  priority 100\n  track_interface {\n    eth1 weight -30\n  }\n",
+            "  priority 50\n",
+            {("weight-within-gap", "d1.conf", 10, "warning")},
+        ),
+        ("  priority 100\n  track_interface {\n    eth1 weight -60\n  }\n", "  priority 50\n",
+         set()),
+        ("  priority 100\n  track_interface {\n    eth1\n  }\n", "  priority 50\n", set()),
+        # -40 cannot cross a gap of 50, but it can once a passing script lifts the backup to 70
+        ("  priority 100\n  track_script {\n    chk weight -40\n  }\n", "  priority 50\n",
+         {("weight-within-gap", "d1.conf", 10, "warning")}),
+        (
+            "  priority 100\n  track_script {\n    chk weight -40\n  }\n",
+            "  priority 50\n  track_script {\n    chk weight 20\n  }\n",
+            set(),
+        ),
+    ],
+)  # fmt: skip
+def test_directors_read_together(master: str, backup: str, expected: set[tuple]) -> None:
+    script = 'vrrp_script chk {\n  script "/bin/true"\n  weight -60\n}\n'
+    assert directors_findings(instance(master, extra=script), instance(backup)) == expected
 
 
 def test_ah_with_master_mentions_the_forced_backup_start() -> None:

@@ -13,7 +13,7 @@ from cluster.cli.common import Subcommands, add_command, add_spec_argument
 from cluster.errors import ToolError, UsageError
 from cluster.files import write_atomic
 from cluster.keepalived.importer import import_keepalived_confs
-from cluster.keepalived.lint import lint_file
+from cluster.keepalived.lint import lint, lint_directors
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import parse_file
@@ -55,7 +55,13 @@ def register(commands: Subcommands) -> None:
     sub = add_command(
         commands, "lint", cmd_lint, "find mistakes in keepalived.conf files, each at file:line"
     )
-    sub.add_argument("files", nargs="+", metavar="FILE", type=Path, help="keepalived.conf files")
+    sub.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        type=Path,
+        help="keepalived.conf files; give both directors' to compare them",
+    )
     sub.add_argument("--errors-only", action="store_true", help="hide warnings and notes")
 
     sub = add_command(
@@ -116,7 +122,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    problems = [p for path in args.files for p in lint_file(path)]
+    trees = [parse_file(path) for path in args.files]
+    problems = [p for tree in trees for p in lint(tree)]
+    if len(trees) > 1:  # the directors' files: compare each VRRP instance across them
+        problems += lint_directors(trees)
     if args.errors_only:
         problems = [p for p in problems if p.severity == "error"]
     for problem in problems:

@@ -28,6 +28,7 @@ from typing import Any
 
 from cluster.errors import LabError
 from cluster.failover import outage, theory
+from cluster.ipvs import ipvsadm
 from cluster.keepalived.daemon import VrrpEvent
 from cluster.lab import directors, faults
 from cluster.lab.lab import Lab
@@ -41,6 +42,9 @@ Progress = Callable[[str], None]
 BASELINE = 1.0
 """Seconds of good service before the fault, so the outage has a clean start."""
 ECHO_PORT = 7007
+SYNC_FLUSH_S = 2.0
+"""IPVS's master sync thread sends a part-filled buffer once it is this old (the kernel's
+``IPVS_SYNC_FLUSH_TIME``)."""
 
 
 @dataclass(frozen=True)
@@ -301,10 +305,37 @@ def _ensure_echo(lab: Lab, spec: ClusterSpec) -> None:
             _spawn_until_started(lab, node, ["echo", "--port", str(ECHO_PORT)], "echo")
 
 
+def _echo_clients(lab: Lab, node: str) -> set[str]:
+    """The clients (``host:port``) of every established echo connection in ``node``'s IPVS."""
+    text = lab.read_text(node, "/proc/thread-self/net/ip_vs_conn")
+    return {
+        c.client
+        for c in ipvsadm.parse_connections(text)
+        if c.state == "ESTABLISHED" and c.virtual.endswith(f":{ECHO_PORT}")
+    }
+
+
+def _wait_synced(lab: Lab, backup: str, stale: set[str], conns: int, timeout: float) -> set[str]:
+    """Wait until the backup holds ``conns`` new established echo connections (or the
+    timeout ends); returns the new ones."""
+    deadline = time.monotonic() + timeout
+    while True:
+        new = _echo_clients(lab, backup) - stale
+        if len(new) >= conns or time.monotonic() > deadline:
+            return new
+        time.sleep(0.05)
+
+
 def connection_trial(
     lab: Lab, sync: bool, conns: int, advert_int: float, progress: Progress
 ) -> dict[str, Any]:
-    """Hold ``conns`` connections through the VIP while the master dies; count survivors."""
+    """Hold ``conns`` connections through the VIP while the master dies; count survivors.
+
+    With sync the master strikes only once the backup holds every connection: IPVS's
+    master sync thread sends its buffer when it is full or :data:`SYNC_FLUSH_S` old, so a
+    connection younger than that may not be on the backup yet, and dies with the master.
+    ``synced_after_s`` records how long that took.
+    """
     spec = with_echo(lab_variant(load_seed_spec(), "fixed", advert_int, 3, sync))
     _ensure_echo(lab, spec)
     ensure_cluster(lab, spec, progress)
@@ -312,7 +343,9 @@ def connection_trial(
     wait = theory.master_down_interval(priority, advert_int, 3)
     client = next(n for n in lab.nodes if n.startswith("client"))
     out = lab.paths.share / "hold.json"
-    duration = 2 * BASELINE + wait + 3
+    sync_wait = 2 * SYNC_FLUSH_S if sync else 0.0
+    duration = 2 * BASELINE + sync_wait + wait + 3
+    stale = _echo_clients(lab, backup)
     pid, started = _spawn_until_started(
         lab, client,
         ["hold", f"{_vip(spec)}:{ECHO_PORT}", "--conns", str(conns), "--duration",
@@ -321,7 +354,8 @@ def connection_trial(
     )  # fmt: skip
     # the sync daemon sends a connection after its third packet: let each exchange a few
     time.sleep(max(0.0, started + 2 * BASELINE - time.time()))
-    synced = lab.run(backup, "ipvsadm", "-Lnc").stdout.count(f":{ECHO_PORT}")
+    synced = _wait_synced(lab, backup, stale, conns, sync_wait) if sync else set()
+    synced_after = time.time() - started
     fault = faults.DirectorFault("dies", master)
     at = faults.inject_director(lab, fault, spec)
     _wait_exit(lab, pid, duration + 60)
@@ -333,7 +367,8 @@ def connection_trial(
         "advert_int": advert_int,
         "fault_at": at,
         "connections": conns,
-        "synced_to_backup_before": synced,
+        "synced_to_backup_before": len({c.get("local") for c in held["connections"]} & synced),
+        "synced_after_s": round(synced_after, 3) if sync else None,
         "survived": len(alive),
         "survived_share": round(len(alive) / conns, 4),
         "errors": sorted({c["error"] for c in held["connections"] if c["error"]}),

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import shlex
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 from cluster.errors import InputError, Location, Problem
@@ -537,27 +537,48 @@ def _conn_address(text: str) -> IPAddress:
     return ipaddress.ip_address(int(text, 16) if len(text) == 8 and ":" not in text else text)
 
 
-def format_connections(proc_text: str) -> str:
-    """What ``ipvsadm -Lnc`` prints, from the text of ``/proc/net/ip_vs_conn``.
+@dataclass(frozen=True)
+class Connection:
+    """One row of IPVS's connection table; addresses are written as ``host:port``."""
+
+    protocol: str
+    client: str
+    virtual: str
+    destination: str
+    state: str
+    expires_s: int
+
+
+def parse_connections(proc_text: str) -> list[Connection]:
+    """The rows of ``/proc/net/ip_vs_conn``.
 
     The connection table is not in IPVS's netlink API; ipvsadm reads the same file.
     """
-    lines = [
-        "IPVS connection entries\n",
-        f"pro expire {'state':<11} {'source':<18} {'virtual':<18} destination\n",
-    ]
+    rows = []
     for row in proc_text.splitlines()[1:]:
         fields = row.split()
         if len(fields) < 9:
             continue
         protocol, c, cport, v, vport, d, dport, state, expires = fields[:9]
-        names = [
+        client, virtual, destination = (
             join_host_port(_conn_address(a), int(p, 16))
             for a, p in ((c, cport), (v, vport), (d, dport))
-        ]
-        minutes, seconds = divmod(int(expires), 60)
+        )
+        rows.append(Connection(protocol, client, virtual, destination, state, int(expires)))
+    return rows
+
+
+def format_connections(proc_text: str) -> str:
+    """What ``ipvsadm -Lnc`` prints, from the text of ``/proc/net/ip_vs_conn``."""
+    lines = [
+        "IPVS connection entries\n",
+        f"pro expire {'state':<11} {'source':<18} {'virtual':<18} destination\n",
+    ]
+    for c in parse_connections(proc_text):
+        minutes, seconds = divmod(c.expires_s, 60)
         expire = f"{minutes:02d}:{seconds:02d}"
         lines.append(
-            f"{protocol:<3} {expire:<6} {state:<11} {names[0]:<18} {names[1]:<18} {names[2]}\n"
+            f"{c.protocol:<3} {expire:<6} {c.state:<11} {c.client:<18} {c.virtual:<18} "
+            f"{c.destination}\n"
         )
     return "".join(lines)

@@ -9,7 +9,9 @@ Two kinds of finding come back, each a :class:`~cluster.errors.Problem` with a s
   sub-second interval that VRRPv2 rounds, a real server nothing checks. Each was checked
   against keepalived 2.2.7's source (vrrp.c, vrrp_sync.c, check_*.c), not folklore.
 
-Only one file is seen at a time, so nothing here compares the two directors with each other.
+:func:`lint_directors` reads the directors' files together: the same VRRP instance must agree
+on its timing, addresses and password on both, and its priorities must leave a gap that the
+tracking weights can cross.
 
 >>> from cluster.keepalived.syntax import parse_text
 >>> text = '''vrrp_instance VI_1 {
@@ -326,6 +328,120 @@ def lint(tree: ConfigTree) -> list[Problem]:
     for instance in tree.find_all("vrrp_instance"):
         problems.extend(_check_instance(instance, global_defs))
         problems.extend(_check_authentication(instance, global_defs))
+    return sorted(problems, key=lambda problem: problem.location)
+
+
+# --- the directors' files read together -----------------------------------------------------
+
+
+def _trackers(instance: Node, scripts: dict[str, Node]) -> list[tuple[Node, str, int]]:
+    """Each ``track_script``/``track_interface`` entry of ``instance`` with its weight: the
+    entry's own ``weight``, else the vrrp_script's, else 0 (a failure faults the instance)."""
+    found = []
+    for block, kind in (("track_script", "script"), ("track_interface", "interface")):
+        for entry in (b for node in instance.find_all(block) for b in node.children or ()):
+            weight = entry.arg(1) if entry.arg(0) == "weight" else ""
+            if not weight and kind == "script" and entry.keyword in scripts:
+                setting = scripts[entry.keyword].find("weight")
+                weight = setting.arg(0) if setting else ""
+            try:
+                found.append((entry, f"{kind} {entry.keyword}", int(weight or 0)))
+            except ValueError:
+                continue
+    return found
+
+
+Side = tuple[Node, dict[str, Node], Node | None]
+"""A vrrp_instance, the vrrp_scripts of its file, and that file's global_defs."""
+
+_DIFFER: dict[str, tuple[Severity, str]] = {
+    "advert_int": (
+        "error",
+        "keepalived drops VRRPv2 adverts whose interval differs from its own, so both "
+        "directors become master",
+    ),
+    "authentication": ("error", "each drops the other's VRRPv2 adverts, so both become master"),
+    "virtual_ipaddress": ("warning", "after a failover the new master floats other addresses"),
+}
+
+_V3_INTERVALS = (
+    "a VRRPv3 backup follows the master's interval, but advertises at its own once it takes over"
+)
+
+
+def _check_pair(master: Side, backup: Side) -> Iterator[Problem]:
+    """One VRRP instance as the master and a backup configure it."""
+    (high, high_scripts, global_defs), (low, low_scripts, _) = master, backup
+    vrid = high.find("virtual_router_id")
+    where = f"virtual_router_id {vrid.arg(0) if vrid else '?'}"
+    other = f"{low.location.file}:{low.location.line}"
+    v2 = _vrrp_version(high, global_defs) == "2"
+    for keyword, (severity, effect) in _DIFFER.items():
+        mine, theirs = high.find(keyword), low.find(keyword)
+        if _text(mine) == _text(theirs) or (keyword == "authentication" and not v2):
+            continue
+        if keyword == "advert_int" and not v2:
+            severity, effect = "warning", _V3_INTERVALS
+        yield _problem(
+            mine or high,
+            "pair-mismatch",
+            f"{keyword} differs between the directors for {where} (the other: {other}): {effect}",
+            f"make {keyword} the same in both files",
+            severity,
+        )
+    top, bottom = _priority(high), _priority(low)
+    if top is None or bottom is None:
+        return
+    if top == bottom:
+        yield _problem(
+            high.find("priority") or high,
+            "equal-priority",
+            f"both directors give {where} priority {top} (the other: {other}): the higher "
+            "primary IP address wins the election, not the one you meant",
+            "give the master a higher priority than the backup, e.g. 100 and 50",
+        )
+        return
+    bonus = sum(w for _, _, w in _trackers(low, low_scripts) if w > 0)
+    best_backup = bottom + bonus
+    mine = _trackers(high, high_scripts)
+    healthy = top + sum(w for _, _, w in mine if w > 0)
+    for entry, name, weight in mine:
+        failed = healthy - weight if weight > 0 else healthy + weight
+        if weight and failed >= best_backup:
+            yield _problem(
+                entry,
+                "weight-within-gap",
+                f"when {name} fails, the master's priority for {where} drops to {failed}, "
+                f"still not below the backup's {best_backup} ({other}): the VIPs stay put",
+                f"make the weight's effect larger than the gap of {healthy - best_backup}, "
+                "or leave weight out so that a failure faults the instance",
+            )
+
+
+def _text(node: Node | None) -> str:
+    """A block or line as keepalived reads it: keywords and arguments, no layout."""
+    if node is None:
+        return ""
+    inner = " ".join(_text(child) for child in node.children or ())
+    return " ".join([node.keyword, *node.args, *(["{", inner, "}"] if node.children else [])])
+
+
+def lint_directors(trees: list[ConfigTree]) -> list[Problem]:
+    """What shows only when the directors' files are read together: the same VRRP instance
+    (same ``virtual_router_id`` on the same interface) must agree on its timing, addresses
+    and password, and its priorities must leave a gap that the tracking weights can cross."""
+    seen: dict[tuple[str, str], list[Side]] = {}
+    for tree in trees:
+        scripts = {node.arg(0): node for node in tree.find_all("vrrp_script")}
+        global_defs = tree.find("global_defs")
+        for instance in tree.find_all("vrrp_instance"):
+            key = (_text(instance.find("virtual_router_id")), _text(instance.find("interface")))
+            seen.setdefault(key, []).append((instance, scripts, global_defs))
+    problems = []
+    for pair in seen.values():
+        ranked = sorted(pair, key=lambda entry: -(_priority(entry[0]) or 0))
+        for backup in ranked[1:]:
+            problems.extend(_check_pair(ranked[0], backup))
     return sorted(problems, key=lambda problem: problem.location)
 
 

@@ -44,9 +44,11 @@ def keepalived(lab: Lab, node: str) -> Keepalived:
     return Keepalived(lab, node, layout(lab, node).keepalived_files)
 
 
-def _record(lab: Lab, spec: ClusterSpec) -> None:
+def _record(lab: Lab, spec: ClusterSpec, name: str = "spec.yaml") -> Path:
     # written from inside: in guest mode only the guest's user may write to the share
-    lab.write_file(spec.directors[0].name, str(_home(lab) / "spec.yaml"), dump_spec(spec))
+    path = _home(lab) / name
+    lab.write_file(spec.directors[0].name, str(path), dump_spec(spec))
+    return path
 
 
 def apply(
@@ -60,27 +62,33 @@ def apply(
     The backups go first, so the master's first election meets them listening. Without a
     ``--backend`` in ``options``, a guest lab's firewall is iptables: the guest kernel has no
     nftables NAT. Returns each director's result; the caller decides what a non-zero exit
-    means.
+    means. ``spec`` becomes the lab's current spec only when every director applied it: a
+    dry run or a rolled-back apply leaves the last one in place.
     """
-    _record(lab, spec)
-    return {
-        director.name: _on_director(lab, "apply", director.name, options)
+    candidate = _record(lab, spec, "candidate.yaml")
+    results = {
+        director.name: _on_director(lab, "apply", director.name, options, candidate)
         for director in sorted(spec.directors, key=lambda d: d.priority)
         if not nodes or director.name in nodes
     }
+    if "--dry-run" not in options and all(r.ok for r in results.values()):
+        _record(lab, spec)
+    return results
 
 
 def status(lab: Lab, node: str, options: tuple[str, ...] = ()) -> Result:
     """``cluster status`` inside director ``node``, against the spec last applied (with
     :func:`apply`'s choice of firewall back-end)."""
-    return _on_director(lab, "status", node, options)
+    return _on_director(lab, "status", node, options, _home(lab) / "spec.yaml")
 
 
-def _on_director(lab: Lab, command: str, node: str, options: tuple[str, ...]) -> Result:
+def _on_director(
+    lab: Lab, command: str, node: str, options: tuple[str, ...], spec_path: Path
+) -> Result:
     if "--backend" not in options and lab.state.mode == "guest":
         options = ("--backend", "iptables", *options)
     root = layout(lab, node).root
-    argv = [command, "--node", node, "--root", root, *options, str(_home(lab) / "spec.yaml")]
+    argv = [command, "--node", node, "--root", root, *options, str(spec_path)]
     return lab.run_cluster(node, *argv, timeout=300)
 
 

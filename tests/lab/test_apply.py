@@ -96,6 +96,17 @@ def test_second_apply_changes_nothing(applied: Lab) -> None:
     assert after == before
 
 
+def test_dry_run_shows_the_plan_and_changes_nothing(applied: Lab) -> None:
+    lab = applied
+    conf = directors.keepalived(lab, "director01").files.conf
+    before = (lab.read_text("director01", conf), directors.current_spec(lab))
+    result = apply(lab, _weighted(SPEC, 3), "--dry-run")["director01"]
+    assert result.rc == 0, result.stderr
+    assert "== keepalived.conf ==" in result.stdout, result.stdout
+    assert re.search(r"^\+\s+weight 3$", result.stdout, re.MULTILINE), result.stdout
+    assert (lab.read_text("director01", conf), directors.current_spec(lab)) == before
+
+
 def test_http_and_https_reach_the_real_servers_150_150(applied: Lab) -> None:
     lab = applied
     assert curl_server(lab, f"https://{VIP}/") == "realserver2"  # the seed's only one on 443
