@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> ruff"
-.venv/bin/ruff check cluster tests docs
-.venv/bin/ruff format --check cluster tests docs
+.venv/bin/ruff check cluster tests docs notebooks
+.venv/bin/ruff format --check cluster tests docs notebooks
 echo "==> pytest"
 exec .venv/bin/python -m pytest --doctest-modules cluster tests "$@"

@@ -97,6 +97,11 @@ def render_keepalived_conf(
 def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None) -> Block:
     block = Block("global_defs")
     block.add("router_id", director.router_id)
+    # Scripts stay runnable and keepalived -t stays quiet only with both lines on Debian.
+    # They come first: keepalived looks the default script user up at notify_fifo already,
+    # and logs "Script user 'keepalived_script' does not exist" if script_user comes later.
+    block.add("enable_script_security")
+    block.add("script_user", "root")
     sync = spec.vrrp.sync_daemon
     if sync is not None:
         # keepalived 2.x reads it here; in a vrrp_instance it is deprecated (keepalived -t)
@@ -113,9 +118,6 @@ def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None)
         block.add("smtp_server", mail.smtp_server)
         block.add("smtp_connect_timeout", mail.smtp_connect_timeout)
         block.add("smtp_alert")
-    # Scripts stay runnable and keepalived -t stays quiet only with both lines on Debian.
-    block.add("enable_script_security")
-    block.add("script_user", "root")
     return block
 
 

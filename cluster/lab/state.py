@@ -70,6 +70,11 @@ class Paths:
         return self.root / "share"
 
     @property
+    def code_stamp(self) -> Path:
+        """The package's source as the guest last read it (see ``Lab.refresh_code``)."""
+        return self.root / "code-stamp"
+
+    @property
     def pki(self) -> Path:
         """The lab CA and the real servers' keys and certificates."""
         return self.share / "pki"

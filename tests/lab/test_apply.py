@@ -79,6 +79,8 @@ def test_apply_leaves_the_kernel_and_files_as_the_spec_says(applied: Lab) -> Non
         assert f"router_id {director.router_id}" in conf
         assert "net.ipv4.ip_forward = 1" in lab.read_text(node, root.sysctl_conf)
         assert directors.keepalived(lab, node).running()
+        log = lab.read_text(node, f"{root.run_dir}/keepalived.log")
+        assert "Starting VRRP child" in log and "Script user" not in log, log
 
 
 def test_second_apply_changes_nothing(applied: Lab) -> None:

@@ -33,10 +33,23 @@ def cluster(lab: Lab) -> Iterator[Lab]:
         directors.stop(lab)
 
 
+def _wait_for_mail(lab: Lab, before: int, words: tuple[str, ...]) -> None:
+    """Wait until a mail after the first ``before`` has every one of ``words`` in its subject."""
+    deadline, subjects = time.monotonic() + 30, []
+    while time.monotonic() < deadline:
+        subjects = [m.subject for m in lab.mails()[before:]]
+        if any(all(w in s for w in words) for s in subjects):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no mail with {words}; got {subjects}")
+
+
 def test_master_dies_within_theory(cluster: Lab) -> None:
-    """advert_int 1, VRRPv3, priorities 100/50: every outage within theory + 0.3 s."""
+    """advert_int 1, VRRPv3, priorities 100/50: every outage within theory + 0.3 s; the new
+    master's keepalived mails its state change to the SMTP sink."""
     scenario = bench.Scenario("dies", advert_int=1, version=3)
     high = theory.master_down_interval(50, 1, 3)
+    before = len(cluster.mails())
     for _ in range(TRIALS):
         result = bench.trial(cluster, scenario, _quiet)
         assert 0 < result["outage_s"] <= high + 0.3, result["outage_s"]
@@ -44,6 +57,7 @@ def test_master_dies_within_theory(cluster: Lab) -> None:
         low, _ = result["theory_window_s"]
         for vip, took in result["takeover_s"].items():
             assert took is not None and low - 0.05 <= took <= high + 0.3, (vip, took)
+    _wait_for_mail(cluster, before, ("[DIRECTOR02] VRRP Group VG1", "Entering MASTER state"))
 
 
 def test_graceful_stop_within_skew(cluster: Lab) -> None:
@@ -119,19 +133,9 @@ def test_real_server_down_and_up_mail_the_sink(cluster: Lab) -> None:
     spec = variant(load_seed_spec(), "fixed", 1, 3)
     bench.ensure_cluster(cluster, spec, _quiet)
     before = len(cluster.mails())
-
-    def wait_for(word: str) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            subjects = [m.subject for m in cluster.mails()[before:]]
-            if any("192.168.170.25" in s and word in s for s in subjects):
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"no {word} mail for realserver1; got {subjects}")
-
     cluster.fault("realserver1", "down")
     try:
-        wait_for("DOWN")
+        _wait_for_mail(cluster, before, ("192.168.170.25", "DOWN"))
     finally:
         cluster.fault("realserver1", "clear")
-    wait_for("UP")
+    _wait_for_mail(cluster, before, ("192.168.170.25", "UP"))
