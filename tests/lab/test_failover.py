@@ -106,7 +106,7 @@ def test_fixed_config_moves_both_vips_on_a_single_link_pull(cluster: Lab, link: 
     result = bench.trial(cluster, bench.Scenario("link-down", 1, 2, "fixed", link), _quiet)
     holders = result["holders_after"]
     assert all(owners == ["director02"] for owners in holders.values()), holders
-    assert result["service_at_end"]
+    assert result["service_at_end"], (result["tail_failed"], result["vrrp_events"])
 
 
 def test_without_sync_group_a_single_link_pull_splits_the_vips(cluster: Lab) -> None:
