@@ -365,7 +365,7 @@ def connection_trial(
     # the sync daemon sends a connection after its third packet: let each exchange a few
     time.sleep(max(0.0, started + 2 * BASELINE - time.time()))
     synced = _wait_synced(lab, backup, stale, conns, sync_wait) if sync else set()
-    synced_after = time.time() - started
+    synced_after = round(time.time() - started, 3) if sync else None
     fault = faults.DirectorFault("dies", master)
     at = faults.inject_director(lab, fault, spec)
     _wait_exit(lab, pid, duration + 60)
@@ -378,7 +378,7 @@ def connection_trial(
         "fault_at": at,
         "connections": conns,
         "synced_to_backup_before": len({c.get("local") for c in held["connections"]} & synced),
-        "synced_after_s": round(synced_after, 3) if sync else None,
+        "synced_after_s": synced_after,
         "survived": len(alive),
         "survived_share": round(len(alive) / conns, 4),
         "errors": sorted({c["error"] for c in held["connections"] if c["error"]}),

@@ -257,7 +257,7 @@ class Lab:
         lab left up while the code changes would run a stale mix of old and new modules.
 
         Only then: dropping the guest's caches is kernel-wide, and every process pages its
-        code back in over hostfs afterwards, which once held a failover trial up by 0.1 s.
+        code back in over hostfs afterwards.
         """
         if self.state.mode == "guest" and not self._code_fresh:
             stamp = code_stamp()
