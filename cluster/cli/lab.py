@@ -20,7 +20,9 @@ def register(commands: Subcommands) -> None:
         "up",
         help="boot (if needed) and build the lab; idempotent",
         description="Build one network namespace per host of the spec, plus clients, a router "
-        "and the SMTP sink, in the host kernel if it has IPVS, else in a User-Mode Linux guest.",
+        "and the SMTP sink, in the first kernel of the chain that passes its self-test: the "
+        "host's own if it has IPVS, else Debian's User-Mode Linux (pinned to one host CPU), "
+        "else Debian's generic kernel in QEMU (software emulation, slower).",
     )
     p.add_argument(
         "spec",
@@ -28,12 +30,7 @@ def register(commands: Subcommands) -> None:
         metavar="SPEC",
         help="cluster spec (YAML); default: the built-in seed cluster",
     )
-    p.add_argument(
-        "--mode",
-        choices=["auto", "host", "guest"],
-        default="auto",
-        help="auto (default): host namespaces when the host kernel has IPVS",
-    )
+    mode_argument(p)
     p.add_argument("--clients", type=positive, default=1, help="client nodes (default 1)")
     p.set_defaults(run=cmd_lab_up)
     p = actions.add_parser("down", help="remove everything the lab made, even after a crash")
@@ -81,8 +78,8 @@ def register(commands: Subcommands) -> None:
         description="Set up the lab's directors from SPEC with the product's own "
         "`cluster apply`, run inside each director's namespace with a file-system root of "
         "its own: sysctls, firewall, keepalived.conf and keepalived (and the IPVS table "
-        "with ipvs: direct). Backups first. In guest mode the firewall back-end defaults "
-        "to iptables (legacy): the guest kernel has no nftables NAT.",
+        "with ipvs: direct). Backups first. Where the lab's kernel has no nftables NAT (the "
+        "uml kernel), the firewall back-end defaults to iptables.",
     )
     spec_variant_arguments(p)
     p.add_argument("--node", action="append", metavar="DIRECTOR", help="only this director")
@@ -97,6 +94,18 @@ def register(commands: Subcommands) -> None:
     p = actions.add_parser("mails", help="the mails the lab's SMTP sink received")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_lab_mails)
+
+
+def mode_argument(parser: argparse.ArgumentParser) -> None:
+    """``--mode``: which kernel the lab runs on (the same choice for lab up and bench lab)."""
+    from cluster.lab.kernels import CHOICES
+
+    parser.add_argument(
+        "--mode",
+        choices=CHOICES,
+        help="auto (default, or LVS_LAB_MODE): the first of host, uml, qemu that passes "
+        "its self-test",
+    )
 
 
 def cmd_lab_up(args: argparse.Namespace) -> int:
@@ -126,10 +135,16 @@ def cmd_lab_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
+    where = status["provenance"]
+    pinned = where["lab"]["pinned_cpus"]
     print(
-        f"{status['mode']} mode, kernel {status['kernel']}, guest user {status['guest_user']}, "
-        f"pids {status['pids']}"
+        f"{status['mode']} mode, kernel {status['kernel']}, guest user {status['guest_user']}"
+        f"{f', pinned to host CPU {pinned[0]}' if pinned else ''}, pids {status['pids']}"
     )
+    print(f"  host: {where['host']['os']}, kernel {where['host']['kernel']}, "
+          f"{where['host']['cpu_model']} ({', '.join(where['host']['cpu_flags'])})")  # fmt: skip
+    for verdict in where["lab"]["passed_over"]:
+        print(f"  not {verdict['mode']}: {verdict['passed over'].splitlines()[0]}")
     for node, links in status["nodes"].items():
         shown = [
             f"{name} {' '.join(v['addresses']) or '-'}" for name, v in links.items() if name != "lo"

@@ -7,8 +7,9 @@ byte channel in the :mod:`cluster.lab.protocol` format.
 
 The same code serves both kernel choices, so callers never know which one runs:
 
-- guest mode: the guest's init starts ``python3 -m cluster.lab.agent --serial /dev/ttyS1``;
-  the UML serial line is a pair of host pipes held by :mod:`cluster.lab.relay`;
+- in a guest (UML or QEMU): the guest's init starts ``python3 -m cluster.lab.agent --serial
+  DEVICE``, UML's second serial line or QEMU's virtio port, held on the host side by
+  :mod:`cluster.lab.relay`;
 - host mode (the host kernel has IPVS): ``python3 -m cluster.lab.agent --listen SOCKET``.
 
 It imports only the standard library (and pyroute2 on first use), because the guest runs it
@@ -97,12 +98,15 @@ def _child_env() -> dict[str, str]:
     """A clean environment that still finds this package, so ``python3 -m cluster...`` runs
     in any node (the lab's servers, a probe in a test) with the agent's own import path."""
     paths = [str(Path(__file__).resolve().parents[2]), *os.environ.get("PYTHONPATH", "").split(":")]
-    return {
+    env = {
         "PATH": PATH,
         "LC_ALL": "C",
         "PYTHONPATH": ":".join(dict.fromkeys(p for p in paths if p)),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if "GLIBC_TUNABLES" in os.environ:  # the UML guest keeps glibc off AVX-512 (lab.uml)
+        env["GLIBC_TUNABLES"] = os.environ["GLIBC_TUNABLES"]
+    return env
 
 
 CHILD_ENV = _child_env()
@@ -331,9 +335,11 @@ def _locked_writer(fd: int) -> Callable[[bytes], None]:
 
 
 def serve_serial(device: str) -> None:
-    """Guest mode: the UML serial line is the channel; raw mode so bytes pass untouched."""
+    """In a guest: a serial line is the channel. UML's is a terminal, put in raw mode so that
+    bytes pass untouched; QEMU's virtio port is not a terminal and passes them anyway."""
     fd = os.open(device, os.O_RDWR | os.O_NOCTTY)
-    tty.setraw(fd)
+    if os.isatty(fd):
+        tty.setraw(fd)
     write = _locked_writer(fd)
 
     def poweroff() -> None:
@@ -367,7 +373,7 @@ def serve_unix(path: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python3 -m cluster.lab.agent")
     channel = parser.add_mutually_exclusive_group(required=True)
-    channel.add_argument("--serial", metavar="DEVICE", help="guest mode: a UML serial line")
+    channel.add_argument("--serial", metavar="DEVICE", help="in a guest: its serial line")
     channel.add_argument("--listen", metavar="SOCKET", help="host mode: a unix socket path")
     args = parser.parse_args(argv)
     started = time.monotonic()

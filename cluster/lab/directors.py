@@ -9,9 +9,11 @@ keepalived.conf; undoing a fault that killed keepalived starts it again the same
 
 The spec that runs is kept in the lab's share (``keepalived/spec.yaml``), so a later command
 (``cluster lab state``, ``cluster lab fault``) knows the VIPs, the directors and their links
-without being told again. Each director has a file-system root of its own in the share
-(``nodes/<node>/etc/keepalived/...``, ``.../run/lvs-cluster/``): the namespaces share one
-file system, and two directors must never share a config or a pid file.
+without being told again. Each director has a file-system root of its own in the lab's state
+dir (``nodes/<node>/etc/keepalived/...``, ``.../run/lvs-cluster/``): the namespaces share one
+file system, and two directors must never share a config or a pid file. In a guest that dir is
+the guest's own tmpfs, not the share: keepalived's notify FIFO cannot be made on QEMU's 9p
+share, and everything there is read through the agent anyway.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def _home(lab: Lab) -> Path:
 
 
 def layout(lab: Lab, node: str) -> Layout:
-    """Director ``node``'s root in the share: what ``cluster apply --root`` is given."""
-    return Layout(str(lab.paths.share / "nodes" / node))
+    """Director ``node``'s root: what ``cluster apply --root`` is given."""
+    return Layout(str(lab.paths.root / "nodes" / node))
 
 
 def keepalived(lab: Lab, node: str) -> Keepalived:
@@ -60,10 +62,10 @@ def apply(
     """Run ``cluster apply`` (with ``options``, e.g. ``--dry-run``) inside each director.
 
     The backups go first, so the master's first election meets them listening. Without a
-    ``--backend`` in ``options``, a guest lab's firewall is iptables: the guest kernel has no
-    nftables NAT. Returns each director's result; the caller decides what a non-zero exit
-    means. ``spec`` becomes the lab's current spec only when every director applied it: a
-    dry run or a rolled-back apply leaves the last one in place.
+    ``--backend`` in ``options``, the firewall is iptables where the lab's kernel has no
+    nftables NAT (:func:`has_nftables_nat`). Returns each director's result; the caller
+    decides what a non-zero exit means. ``spec`` becomes the lab's current spec only when
+    every director applied it: a dry run or a rolled-back apply leaves the last one in place.
     """
     candidate = _record(lab, spec, "candidate.yaml")
     results = {
@@ -85,11 +87,24 @@ def status(lab: Lab, node: str, options: tuple[str, ...] = ()) -> Result:
 def _on_director(
     lab: Lab, command: str, node: str, options: tuple[str, ...], spec_path: Path
 ) -> Result:
-    if "--backend" not in options and lab.state.mode == "guest":
+    if "--backend" not in options and not has_nftables_nat(lab, node):
         options = ("--backend", "iptables", *options)
     root = layout(lab, node).root
     argv = [command, "--node", node, "--root", root, *options, str(spec_path)]
     return lab.run_cluster(node, *argv, timeout=300)
+
+
+NAT_PROBE = (
+    "add table ip lvs_probe; "
+    "add chain ip lvs_probe nat { type nat hook postrouting priority 100; }; "
+    "delete table ip lvs_probe"
+)
+
+
+def has_nftables_nat(lab: Lab, node: str) -> bool:
+    """Whether the lab's kernel can hold our nftables rule set (its NAT chain): Debian's UML
+    kernel cannot, so there the directors get the iptables back-end, as on such a director."""
+    return lab.run(node, "nft", NAT_PROBE).ok
 
 
 def current_spec(lab: Lab) -> ClusterSpec | None:

@@ -1,20 +1,24 @@
-"""The lab's kernel: the host's own when it has IPVS, else a User-Mode Linux guest.
+"""What the lab's two guest kernels share: the host's own root as the guest's, one init, the
+agent's Python, and the boot behind the relay.
 
-Our CI hosts have no IPVS and no loadable modules, so the lab boots Debian's
-``user-mode-linux`` kernel (unpacked, never installed) over the host's own root:
+Both guests (:mod:`cluster.lab.uml`, :mod:`cluster.lab.qemu`) boot over the host's own root:
 
-- ``/`` is shared read-only over hostfs under a tmpfs overlay, so the guest runs the host's
-  ipvsadm, keepalived and Python without copying anything and cannot change host files;
-- the package's modules are bound to ``/lib/modules/$(uname -r)``, so ``modprobe ip_vs`` works;
-- one read-write hostfs share (the state dir's ``share/``, at the same path inside) carries
-  results and logs out;
-- the UML process runs as host user ``nobody`` where the paths it needs are world-readable,
-  so even a root shell in the guest can write nothing on the host but that share;
-- guest memory is a file under ``$TMPDIR``, which points at a tmpfs.
+- ``/`` is shared read-only (UML's hostfs, QEMU's 9p) under a tmpfs overlay, so the guest runs
+  the host's ipvsadm, keepalived and Python without copying anything, and cannot change host
+  files. The overlay's ``/tmp`` shows the host's, so a checkout under ``/tmp`` works too;
+- the guest kernel's modules are bound to ``/lib/modules/$(uname -r)``, so the lab's kernel
+  loads modules as a director's does, on request (a scheduler that keepalived names, veth, a
+  netfilter match);
+- one read-write share (the state dir's ``share/``, at the same path inside) carries results
+  and logs out;
+- the kernel's process runs as host user ``nobody`` where the paths it needs are
+  world-readable, so even a root shell in the guest can write nothing on the host but that
+  share.
 
-Boot to a ready agent takes 3-5 s (see ``cluster bench lab``).
+A kernel module here names how its guest boots (:class:`GuestBoot`); :func:`boot` starts it
+behind :mod:`cluster.lab.relay` and returns once the agent answers.
 
->>> kernel_has_ipvs() in (True, False)
+>>> "exec chroot" in init_script(InitParts("", ":", "mount share", "/dev/ttyS1", ""), "/p", "x")
 True
 """
 
@@ -23,13 +27,12 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyroute2
@@ -38,64 +41,10 @@ import cluster
 from cluster.errors import LabError
 from cluster.lab.state import LabState, Paths
 
-UML_CACHE = Path(os.environ.get("LVS_LAB_UML_CACHE", "/var/cache/lvs-cluster/uml"))
 GUEST_USER = "nobody"
-GUEST_MEMORY = "1024M"
 BOOT_TIMEOUT = 90.0
 
 Progress = Callable[[str], None]
-
-
-def kernel_has_ipvs() -> bool:
-    """Host mode is possible when the running kernel has IPVS or can load it."""
-    if Path("/proc/net/ip_vs").exists():
-        return True
-    if shutil.which("modprobe") is None:
-        return False
-    done = subprocess.run(["modprobe", "-q", "ip_vs"], capture_output=True, check=False)
-    return done.returncode == 0 and Path("/proc/net/ip_vs").exists()
-
-
-@dataclass(frozen=True)
-class UmlPackage:
-    """An unpacked ``user-mode-linux`` package: the kernel binary and its module tree."""
-
-    root: Path
-
-    @property
-    def kernel(self) -> Path:
-        return self.root / "usr/bin/linux.uml"
-
-    @property
-    def modules(self) -> Path:
-        versions = sorted((self.root / "usr/lib/uml/modules").iterdir())
-        if not versions:
-            raise LabError(f"no modules in {self.root}; remove it and run lab up again")
-        return versions[-1]
-
-
-def fetch_uml(cache: Path = UML_CACHE, progress: Progress = print) -> UmlPackage:
-    """Download and unpack Debian's UML kernel once; later calls return the cached copy."""
-    package = UmlPackage(cache / "root")
-    if package.kernel.exists():
-        return package
-    progress(f"fetching user-mode-linux into {cache} (once, about 40 MB)")
-    cache.mkdir(mode=0o755, parents=True, exist_ok=True)
-    for old in cache.glob("*.deb"):
-        old.unlink()
-    download = ["apt-get", "download", "-q", "user-mode-linux"]
-    if subprocess.run(download, cwd=cache, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
-        done = subprocess.run(download, cwd=cache, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise LabError(f"apt-get download user-mode-linux failed: {done.stderr.strip()}")
-    deb = next(cache.glob("user-mode-linux_*.deb"))
-    staging = cache / "root.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    subprocess.run(["dpkg", "-x", str(deb), str(staging)], check=True)
-    staging.replace(package.root)
-    deb.unlink()
-    return package
 
 
 def _world_readable(path: Path) -> bool:
@@ -134,90 +83,113 @@ def python_argv(*args: str) -> list[str]:
 
 
 def choose_user(needed: list[Path]) -> str:
-    """``nobody`` if it can read everything the guest needs, else root (empty string)."""
+    """``nobody`` if it can read ``needed`` and the agent's Python, else root (empty string)."""
     try:
         pwd.getpwnam(GUEST_USER)
     except KeyError:
         return ""
+    python, pythonpath = guest_python()
+    needed = [*needed, Path(python), *map(Path, pythonpath.split(":"))]
     return GUEST_USER if all(_world_readable(p) for p in needed) else ""
 
 
+@dataclass(frozen=True)
+class InitParts:
+    """What differs between the guest kernels in the one init script.
+
+    ``lower`` is where the host's root is mounted when the init runs (UML boots straight
+    from it: empty; QEMU's initramfs mounts it at ``/lower``); ``prepare`` runs first;
+    ``share`` mounts the read-write share at ``$R<share path>``; ``device`` is the agent's
+    channel inside the guest (a shell word); ``setup`` runs in the final root before the agent.
+    """
+
+    lower: str
+    prepare: str
+    share: str
+    device: str
+    setup: str
+
+
 INIT = """#!/bin/sh
-# Stage 1 of the lab guest, written by cluster.lab.guest. Runs as PID 1 from the read-only
-# hostfs root: builds a writable root (tmpfs over the host's /), then starts the agent.
+# The lab guest's init, written by cluster.lab.guest for one boot. It builds a writable root
+# (a tmpfs over the host's read-only /) and starts the agent on its channel. It must stay
+# PID 1 through the chroot: the kernel shares PID 1's root with the helpers it starts, so its
+# module requests (veth, a scheduler keepalived names) find modprobe and the modules there.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
+LOWER={lower}
 say() {{ echo "lab: $* ($(cut -d' ' -f1 /proc/uptime) s)"; }}
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t tmpfs -o mode=755 tmp /run
-say "kernel up"
-insmod {modules}/kernel/fs/overlayfs/overlay.ko
+{prepare}
 R=/run/root
 mkdir -p /run/ov/upper /run/ov/work $R
-mount -t overlay overlay -o lowerdir=/,upperdir=/run/ov/upper,workdir=/run/ov/work $R
+mount -t overlay overlay -o lowerdir=$LOWER/,upperdir=/run/ov/upper,workdir=/run/ov/work $R
 mkdir -p $R/lib/modules/$(uname -r)
-mount --bind {modules} $R/lib/modules/$(uname -r)
+mount -o bind $LOWER{modules} $R/lib/modules/$(uname -r)
 mount -t devtmpfs dev $R/dev
 mount -t proc proc $R/proc
 mount -t sysfs sys $R/sys
 mount -t tmpfs -o mode=755 run $R/run
-mount -t tmpfs tmp $R/tmp
-mkdir -p $R{share}
-mount -t hostfs -o {share} hostfs $R{share}
+mkdir -p $R{share_dir}
+{share}
+DEVICE={device}
 say "root ready, starting agent"
+export DEVICE
 exec chroot $R /bin/sh -c '
 ip link set lo up
-modprobe -a ip_vs ip_vs_rr &
-# this kernel has no nftables NAT, so iptables means the legacy one, as on such a director
-update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy
-update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy
+{setup}
 PYTHONPATH={pythonpath} PYTHONDONTWRITEBYTECODE=1 \\
-  {python} -m cluster.lab.agent --serial /dev/ttyS1 >{share}/agent.log 2>&1
+  {python} -m cluster.lab.agent --serial "$DEVICE" >{share_dir}/agent.log 2>&1
 echo "lab: agent exited, powering off"
 echo o >/proc/sysrq-trigger
 '
 """
 
 
-def _prepare_dirs(paths: Paths, user: str) -> None:
+def init_script(parts: InitParts, modules: str, share_dir: str) -> str:
+    """The init for one boot: ``modules`` is the kernel's module tree on the host."""
+    python, pythonpath = guest_python()
+    return INIT.format(
+        **asdict(parts),
+        modules=modules,
+        share_dir=share_dir,
+        python=python,
+        pythonpath=pythonpath,
+    )
+
+
+@dataclass(frozen=True)
+class GuestBoot:
+    """How the relay starts one guest kernel and reaches its agent.
+
+    ``channel`` is either ``{"pipes": "ssl1=fd:{r},fd:{w}"}`` (the relay makes two pipes and
+    adds the argument: UML's serial line) or ``{"socket": PATH}`` (the kernel's process
+    listens there: QEMU's chardev). ``cpus`` pins the kernel's process (UML runs 3-5 times
+    faster on one host CPU); ``mark`` is what its command line must contain before ``lab
+    down`` kills it.
+    """
+
+    argv: list[str]
+    env: dict[str, str]
+    user: str
+    channel: dict[str, str]
+    mark: str
+    cpus: list[int] = field(default_factory=list)
+
+
+def prepare_dirs(paths: Paths, user: str) -> None:
+    """The state dir, and the dirs the kernel's process writes, owned by the guest's user."""
     uid, gid = (pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid) if user else (0, 0)
     paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
-    for d in (paths.uml_dir, paths.share, paths.tmp):
+    for d in (paths.guest_dir, paths.share, paths.tmp):
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chown(d, uid, gid)
     paths.root.chmod(0o755)
 
 
-def boot(paths: Paths, state: LabState, progress: Progress = print) -> None:
-    """Boot the guest behind a relay and return once its agent answers; LabError otherwise."""
-    uml = fetch_uml(progress=progress)
-    python, pythonpath = guest_python()
-    needed = [uml.kernel, uml.modules, Path(python), *map(Path, pythonpath.split(":"))]
-    user = choose_user([*needed, paths.root.parent])
-    _prepare_dirs(paths, user)
-    paths.init.write_text(
-        INIT.format(modules=uml.modules, share=paths.share, python=python, pythonpath=pythonpath)
-    )
-    paths.init.chmod(0o755)
-    argv = [
-        str(uml.kernel),
-        f"mem={GUEST_MEMORY}",
-        "root=/dev/root",
-        "rootfstype=hostfs",
-        "rootflags=/",
-        "ro",
-        f"uml_dir={paths.uml_dir}",
-        f"init={paths.init}",
-        "con0=fd:0,fd:1",
-        "con=null",
-        "ssl=null",
-        "quiet",
-    ]
-    env = {"TMPDIR": str(paths.tmp), "PATH": "/usr/bin:/bin"}
-    (paths.root / "guest.json").write_text(json.dumps({"argv": argv, "env": env, "user": user}))
-    state.mode, state.guest_user = "guest", user or "root"
-    state.marks = {"relay": "cluster.lab.relay", "uml": str(uml.kernel)}
-    progress(f"booting the UML guest ({uml.modules.name}) as host user {state.guest_user}")
+def boot(paths: Paths, state: LabState, spec: GuestBoot, progress: Progress) -> None:
+    """Start the guest behind a relay and return once its agent answers; LabError otherwise."""
+    paths.guest_spec.write_text(json.dumps(asdict(spec)))
+    state.guest_user = spec.user or "root"
+    state.marks = {**state.marks, "relay": "cluster.lab.relay", "guest": spec.mark}
     with paths.relay_log.open("ab") as log:
         relay = subprocess.Popen(
             [sys.executable, "-m", "cluster.lab.relay", str(paths.root)],
@@ -238,12 +210,8 @@ def _wait_ready(
     deadline = time.monotonic() + BOOT_TIMEOUT
     shown = 0
     while not paths.socket.exists():
-        if "uml" not in state.pids and (pid := paths.guest_pid()) is not None:
-            state.pids["uml"] = pid
-            state.save(paths)
-        lines = (
-            paths.console.read_text(errors="replace").splitlines() if paths.console.exists() else []
-        )
+        _note_guest_pid(paths, state)
+        lines = console_lines(paths)
         for line in lines[shown:]:
             if line.startswith("lab: "):
                 progress(line.removeprefix("lab: "))
@@ -253,29 +221,17 @@ def _wait_ready(
             why = "the guest stopped" if relay.poll() is not None else "timed out"
             raise LabError(f"guest boot failed ({why}); console tail:\n{tail}")
         time.sleep(0.02)
-    if "uml" not in state.pids and (pid := paths.guest_pid()) is not None:
-        state.pids["uml"] = pid
+    _note_guest_pid(paths, state)
+
+
+def _note_guest_pid(paths: Paths, state: LabState) -> None:
+    if "guest" not in state.pids and (pid := paths.guest_pid()) is not None:
+        state.pids["guest"] = pid
         state.save(paths)
 
 
-def start_host_agent(paths: Paths, state: LabState, progress: Progress = print) -> None:
-    """Host mode: the same agent, listening on the socket the relay would have opened."""
-    paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
-    paths.share.mkdir(mode=0o755, exist_ok=True)
-    state.mode, state.marks = "host", {"agent": "cluster.lab.agent"}
-    progress("host kernel has IPVS: building the lab in host namespaces")
-    with (paths.share / "agent.log").open("ab") as log:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "cluster.lab.agent", "--listen", str(paths.socket)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    state.pids["agent"] = agent.pid
-    state.save(paths)
-    deadline = time.monotonic() + 30
-    while not paths.socket.exists():
-        if agent.poll() is not None or time.monotonic() > deadline:
-            raise LabError(f"the host agent did not start; see {paths.share / 'agent.log'}")
-        time.sleep(0.02)
+def console_lines(paths: Paths) -> list[str]:
+    """The guest's console so far (kernel messages and the init's ``lab:`` lines)."""
+    if not paths.console.exists():
+        return []
+    return paths.console.read_text(errors="replace").splitlines()

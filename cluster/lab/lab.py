@@ -1,8 +1,8 @@
 """The lab as one object: bring it up, run things on its nodes, take it down.
 
 This is the API notebooks and tests use; ``cluster lab ...`` is a thin layer over it. It hides
-the kernel choice: the same calls work whether the namespaces live on the host or in the UML
-guest.
+the kernel choice (:mod:`cluster.lab.kernels`): the same calls work whether the namespaces
+live in the host's kernel, a UML guest or a QEMU guest.
 
 A session in a notebook (needs root)::
 
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.errors import LabError, UsageError
-from cluster.lab import builder, guest, pki, services
+from cluster.lab import builder, guest, kernels, pki, services
 from cluster.lab.client import AgentClient
 from cluster.lab.guest import Progress
 from cluster.lab.servers import READY, Fault, Mail
@@ -97,24 +97,26 @@ class Lab:
         cls,
         topology: Topology | None = None,
         progress: Progress = _quiet,
-        mode: str = "auto",
+        mode: str | None = None,
         paths: Paths | None = None,
     ) -> Lab:
         """Boot (unless running) and build; idempotent. On failure nothing is left behind.
 
-        ``mode`` is ``auto`` (host when its kernel has IPVS), ``host`` or ``guest``.
+        ``mode`` is ``auto`` (the first kernel of the chain that passes its self-test),
+        ``host``, ``uml`` or ``qemu``; by default ``LVS_LAB_MODE``, else ``auto``.
         """
         paths = paths or Paths()
+        mode = kernels.requested_mode(mode)
         topo = topology or seed_topology()
         lab = cls._running(paths)
+        if lab is not None and mode not in ("auto", lab.state.mode):
+            lab.close()
+            raise LabError(f"a lab runs in {lab.state.mode} mode; take it down first to use {mode}")
         if lab is None:
             cls.down(paths, progress=_quiet)  # the remains of a crashed lab, if any
             state = LabState()
             try:
-                if mode == "host" or (mode == "auto" and guest.kernel_has_ipvs()):
-                    guest.start_host_agent(paths, state, progress)
-                else:
-                    guest.boot(paths, state, progress)
+                kernels.start(mode, paths, state, progress, lambda: cls.down(paths))
                 lab = cls(paths)
                 paths.code_stamp.write_text(code_stamp())  # what the new guest will read
             except BaseException:
@@ -163,9 +165,10 @@ class Lab:
                 removed.append("agent (powered off)")
         if state.mode == "host":
             removed += _delete_host_namespaces(state.namespaces)
-        if "uml" not in state.pids and (pid := paths.guest_pid()) is not None:
-            state.pids["uml"] = pid
-            state.marks.setdefault("uml", "linux.uml")
+        if "guest" not in state.pids and (pid := paths.guest_pid()) is not None:
+            state.pids["guest"] = pid  # booted, but lab up died before it noted the pid
+        if "guest" not in state.marks and paths.guest_spec.exists():
+            state.marks["guest"] = json.loads(paths.guest_spec.read_text()).get("mark", "linux.uml")
         for name, pid in state.pids.items():
             if kill_group(pid, state.marks.get(name, name)):
                 removed.append(f"{name} pid {pid}")
@@ -259,7 +262,7 @@ class Lab:
         Only then: dropping the guest's caches is kernel-wide, and every process pages its
         code back in over hostfs afterwards.
         """
-        if self.state.mode == "guest" and not self._code_fresh:
+        if self.state.mode != "host" and not self._code_fresh:
             stamp = code_stamp()
             path = self.paths.code_stamp
             if not path.exists() or path.read_text() != stamp:
@@ -383,8 +386,8 @@ class Lab:
         return [Mail(**json.loads(line)) for line in lines if line.strip()]
 
     def status(self) -> dict[str, Any]:
-        """Mode, processes, the lab's servers and faults, and, per node, interfaces with their
-        addresses."""
+        """Mode and provenance, processes, the lab's servers and faults, and, per node,
+        interfaces with their addresses."""
         info = self.agent.request("ping")
         running, faults = self.running_services(), self.faults()
         nodes: dict[str, Any] = {}
@@ -396,9 +399,12 @@ class Lab:
                 link["name"]: {"state": link["state"], "addresses": addrs.get(link["name"], [])}
                 for link in self.call(node, "links")
             }
+        from cluster.provenance import collect
+
         return {
             "mode": self.state.mode,
             "kernel": info["kernel"],
+            "provenance": collect(self.state),
             "guest_user": self.state.guest_user,
             "pids": {
                 k: v for k, v in self.state.pids.items() if alive(v, self.state.marks.get(k, k))

@@ -1,16 +1,17 @@
-"""The host half of guest mode: owns the UML process and its serial-line pipes.
+"""The host half of a guest lab: owns the guest kernel's process and the agent's channel.
 
-The guest's agent talks over one UML serial line (``ssl1=fd:R,fd:W``), a pair of host pipes
-that must outlive the ``cluster lab up`` that booted it. This small daemon holds them and
-offers the line on a unix socket, so any number of host callers share it: it renumbers each
-request's ``id`` on the way in and restores it on the way out. A round trip through it costs
-about a millisecond, against 70-90 ms for the shared-directory polling it replaces.
+The guest's agent talks over one serial line: UML's (``ssl1=fd:R,fd:W``, a pair of host
+pipes that the relay makes) or QEMU's virtio port (a unix socket that QEMU listens on). The
+channel must outlive the ``cluster lab up`` that booted the guest. This small daemon holds it
+and offers it on the lab's agent socket, so any number of host callers share it: it renumbers
+each request's ``id`` on the way in and restores it on the way out. A round trip through it
+costs about a millisecond.
 
 It creates the socket only once the agent has said it is ready, so the socket's existence
 *is* the readiness signal, and removes it when the guest stops.
 
-Started by :func:`cluster.lab.guest.boot` as
-``python3 -m cluster.lab.relay STATE_DIR`` with the UML command in ``STATE_DIR/guest.json``.
+Started by :func:`cluster.lab.guest.boot` as ``python3 -m cluster.lab.relay STATE_DIR``, with
+the guest's :class:`~cluster.lab.guest.GuestBoot` in ``STATE_DIR/guest.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from cluster.lab.state import Paths
 
 
 class Relay:
+    """Starts the guest, then pumps lines between the guest's channel and host callers."""
+
     def __init__(self, paths: Paths, spec: dict[str, Any]) -> None:
         self.paths = paths
         self.spec = spec
@@ -38,34 +41,34 @@ class Relay:
         self.ready = asyncio.Event()
 
     async def run(self) -> int:
-        to_guest_r, to_guest_w = os.pipe()
-        from_guest_r, from_guest_w = os.pipe()
-        argv = [*self.spec["argv"], f"ssl1=fd:{to_guest_r},fd:{from_guest_w}"]
+        channel = self.spec["channel"]
+        argv, pass_fds = list(self.spec["argv"]), ()
+        if "pipes" in channel:
+            to_guest_r, to_guest_w = os.pipe()
+            from_guest_r, from_guest_w = os.pipe()
+            argv.append(channel["pipes"].format(r=to_guest_r, w=from_guest_w))
+            pass_fds = (to_guest_r, from_guest_w)
+        cpus = set(self.spec.get("cpus") or ())
         with self.paths.console.open("ab") as console:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
-                pass_fds=(to_guest_r, from_guest_w),
+                pass_fds=pass_fds,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=console,
                 stderr=asyncio.subprocess.STDOUT,
                 env=self.spec["env"],
                 user=self.spec["user"] or None,
                 start_new_session=True,
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
             )
-        os.close(to_guest_r)
-        os.close(from_guest_w)
-        write_atomic(self.paths.uml_pid, f"{proc.pid}\n")
+        write_atomic(self.paths.guest_pid_file, f"{proc.pid}\n")
         print(f"relay: guest pid {proc.pid}", flush=True)
-
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 26)
-        await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(from_guest_r, "rb")
-        )
-        transport, protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(to_guest_w, "wb")
-        )
-        self.guest = asyncio.StreamWriter(transport, protocol, None, loop)
+        if "pipes" in channel:
+            for fd in pass_fds:
+                os.close(fd)
+            reader, self.guest = await _pipe_streams(from_guest_r, to_guest_w)
+        else:
+            reader, self.guest = await _socket_streams(Path(channel["socket"]), proc)
 
         pump = asyncio.create_task(self.from_guest(reader))
         server_task = asyncio.create_task(self.serve_when_ready())
@@ -119,9 +122,38 @@ class Relay:
         writer.close()
 
 
+async def _pipe_streams(
+    read_fd: int, write_fd: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over UML's serial-line pipes."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 26)
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb")
+    )
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, os.fdopen(write_fd, "wb")
+    )
+    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+async def _socket_streams(
+    path: Path, proc: asyncio.subprocess.Process
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over QEMU's chardev socket, once QEMU has made it (within 30 s)."""
+    for _ in range(3000):
+        if path.exists():
+            with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):
+                return await asyncio.open_unix_connection(str(path), limit=1 << 26)
+        if proc.returncode is not None:
+            break
+        await asyncio.sleep(0.01)
+    raise SystemExit(f"relay: the guest's channel {path} never opened")
+
+
 def main() -> int:
     paths = Paths(root=Path(sys.argv[1]))
-    spec = json.loads((paths.root / "guest.json").read_text())
+    spec = json.loads(paths.guest_spec.read_text())
     return asyncio.run(Relay(paths, spec).run())
 
 

@@ -46,14 +46,19 @@ class Paths:
         return self.root / "relay.log"
 
     @property
-    def uml_pid(self) -> Path:
-        """Written by the relay, atomically, once the UML kernel process exists."""
-        return self.root / "uml.pid"
+    def guest_spec(self) -> Path:
+        """How the relay boots the guest (a :class:`~cluster.lab.guest.GuestBoot` as JSON)."""
+        return self.root / "guest.json"
+
+    @property
+    def guest_pid_file(self) -> Path:
+        """Written by the relay, atomically, once the guest kernel's process exists."""
+        return self.root / "guest.pid"
 
     def guest_pid(self) -> int | None:
-        """The UML kernel's host PID, or None before the relay has started it."""
+        """The guest kernel's host PID (UML or QEMU), or None before the relay started it."""
         try:
-            return int(self.uml_pid.read_text())
+            return int(self.guest_pid_file.read_text())
         except (FileNotFoundError, ValueError):
             return None
 
@@ -62,8 +67,9 @@ class Paths:
         return self.root / "init.sh"
 
     @property
-    def uml_dir(self) -> Path:
-        return self.root / "uml"
+    def guest_dir(self) -> Path:
+        """Owned by the guest's host user: UML's ``uml_dir``, QEMU's agent socket."""
+        return self.root / "guest"
 
     @property
     def share(self) -> Path:
@@ -92,9 +98,16 @@ class Paths:
 
 @dataclass
 class LabState:
-    """What ``lab up`` started; written before each process starts, so a crash leaves a trail."""
+    """What ``lab up`` started; written before each process starts, so a crash leaves a trail.
+
+    ``mode`` is the kernel the lab runs on (``host``, ``uml`` or ``qemu``), ``kernel`` that
+    kernel's release, and ``chain`` why each kernel before it was passed over.
+    """
 
     mode: str = ""
+    kernel: str = ""
+    chain: list[dict[str, str]] = field(default_factory=list)
+    cpus: list[int] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     # process name -> the string its /proc/PID/cmdline must contain before we kill it
     marks: dict[str, str] = field(default_factory=dict)
