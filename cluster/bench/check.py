@@ -169,7 +169,6 @@ def run_lab(lab: Lab, endpoints: int = 2000, progress: Progress = print) -> dict
     return {
         **result,
         "benchmark": "one round of health checks against the lab's real servers",
-        "mode": lab.state.mode,
         "checker_node": director,
         "listeners": targets,
     }

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from cluster.cli.common import (
     Subcommands,
@@ -16,6 +17,7 @@ from cluster.cli.common import (
     seconds,
     write_json,
 )
+from cluster.cli.lab import mode_argument
 from cluster.errors import UsageError
 from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
 from cluster.spec.variants import LAYOUT_NAMES
@@ -53,7 +55,7 @@ def register(commands: Subcommands) -> None:
         "round trips: a ping, a trivial command, and netlink dumps in a lab namespace. "
         "Leaves the lab up. Needs root.",
     )
-    p.add_argument("--mode", choices=["auto", "host", "guest"], default="auto")
+    mode_argument(p)
     p.add_argument("-n", type=positive, default=30, help="round trips of each kind (default 30)")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_lab)
@@ -129,6 +131,13 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_bench_failover)
 
 
+def write_result(document: dict[str, Any], output: Path | None) -> None:
+    """A benchmark's JSON, with where it ran (:mod:`cluster.provenance`)."""
+    from cluster.provenance import collect
+
+    write_json({**document, "provenance": collect()}, output)
+
+
 def cmd_bench_ipvs(args: argparse.Namespace) -> int:
     try:
         sizes = [int(n) for n in args.sizes.split(",")]
@@ -145,7 +154,7 @@ def cmd_bench_ipvs(args: argparse.Namespace) -> int:
         from cluster.bench.ipvs import run
 
         result = run(sizes, args.weight_in, args.repeat)
-    write_json(result, args.output)
+    write_result(result, args.output)
     return 0
 
 
@@ -172,7 +181,7 @@ def cmd_bench_check(args: argparse.Namespace) -> int:
             result = check.run_lab(lab, args.endpoints, progress)
     else:
         result = check.run(args.endpoints, args.ports_per_ip, progress)
-    write_json(result, args.output)
+    write_result(result, args.output)
     return 0
 
 
@@ -194,7 +203,7 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         document = load_test(lab, url, holders[0], args.requests, args.concurrency, args.client)
     progress(f"{document['complete']} requests, {document['failed']} failed, split "
              f"{document['split']} on {document['director']}")  # fmt: skip
-    write_json(document, args.output)
+    write_result(document, args.output)
     if args.chart:
         for path in chart(document, args.chart):
             progress(f"wrote {path}")
@@ -204,7 +213,7 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
 def cmd_bench_lab(args: argparse.Namespace) -> int:
     from cluster.bench.lab import bench_lab
 
-    write_json(bench_lab(args.mode, progress, args.n), args.output)
+    write_result(bench_lab(args.mode, progress, args.n), args.output)
     return 0
 
 
@@ -242,5 +251,5 @@ def cmd_bench_failover(args: argparse.Namespace) -> int:
     from cluster.failover.report import markdown
 
     print(markdown([result]), end="")
-    write_json(result, args.output or Path("out/failover") / f"{name}.json")
+    write_result(result, args.output or Path("out/failover") / f"{name}.json")
     return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -255,11 +254,9 @@ def _vip(spec: ClusterSpec) -> str:
     return str(next(vs.address for vs in spec.virtual_services if vs.address is not None))
 
 
-def _context(lab: Lab) -> dict[str, Any]:
+def _context() -> dict[str, Any]:
+    """The host's load as the trials start (the document's provenance has the rest)."""
     return {
-        "mode": lab.state.mode,
-        "host_kernel": platform.release(),
-        "cpus": os.cpu_count(),
         # other labs on the host slow the guest; timings are read with this in mind
         "loadavg_1m_start": os.getloadavg()[0],
         "time": time.time(),
@@ -268,7 +265,7 @@ def _context(lab: Lab) -> dict[str, Any]:
 
 def run(lab: Lab, scenario: Scenario, trials: int, progress: Progress = print) -> dict[str, Any]:
     """``trials`` trials of ``scenario``; the document keeps every raw sample."""
-    context = _context(lab)
+    context = _context()
     results = []
     for n in range(1, trials + 1):
         result = trial(lab, scenario, progress)
@@ -389,7 +386,7 @@ def connection_trial(
 def run_connections(
     lab: Lab, trials: int, conns: int = 20, advert_int: float = 1.0, progress: Progress = print
 ) -> dict[str, Any]:
-    context = _context(lab)
+    context = _context()
     results: dict[str, list[dict[str, Any]]] = {"sync": [], "no-sync": []}
     for n in range(1, trials + 1):
         for sync in (True, False):
@@ -445,7 +442,7 @@ def run_cable_table(
     progress: Progress = print,
 ) -> dict[str, Any]:  # fmt: skip
     """Every :data:`CABLE_ROWS` fault on every layout; each cell keeps its trials raw."""
-    context = _context(lab)
+    context = _context()
     cells = []
     for layout in layouts:
         for fault, links, on in CABLE_ROWS:
