@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a fresh Debian 12 / Ubuntu machine, run as root. Two steps:
+# Idempotent set-up for a fresh Debian 12/13 or Ubuntu machine, run as root. Two steps:
 #   scripts/setup.sh debs   the Debian packages the kit drives (keepalived, ipvsadm, iptables,
-#                           nftables, ab, ip, ping for track scripts, kmod, openssl)
+#                           nftables, ab, ip, ping for track scripts, kmod, openssl), and what
+#                           the lab's guest kernels need: gcc for UML's register fix-up,
+#                           qemu-system-x86 for the QEMU guest, zstd for newer kernel images
 #   scripts/setup.sh venv   a virtual environment in .venv with the package and its dev tools
 #   scripts/setup.sh        both (what the other scripts call)
 # A second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(keepalived ipvsadm iptables nftables apache2-utils iproute2 iputils-ping kmod openssl python3-venv)
+DEBS=(keepalived ipvsadm iptables nftables apache2-utils iproute2 iputils-ping kmod openssl
+  python3-venv gcc libc6-dev qemu-system-x86 zstd)
 
 install_debs() {
   local missing=() p

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it: lint, then every test and doctest.
 # Tests that need root, namespaces or keepalived skip on a laptop and fail in CI (CI=true).
-#   sudo ./scripts/test.sh            everything
-#   sudo ./scripts/test.sh -k render  pytest arguments pass through
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh -k render  pytest arguments pass through
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

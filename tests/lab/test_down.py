@@ -37,9 +37,11 @@ def everything_pids(lab: Lab) -> list[int]:
 
 
 @pytest.mark.parametrize("crash", ["agent", "guest", "none"])
-def test_down_leaves_nothing(crash: str) -> None:
+@pytest.mark.parametrize("mode", [None, "qemu"], ids=["auto", "qemu"])
+def test_down_leaves_nothing(mode: str | None, crash: str) -> None:
+    """On the kernel ``auto`` picks, and on QEMU, the fallback (host mode: test_modes.py)."""
     paths = Paths()
-    lab = Lab.up()
+    lab = Lab.up(mode=mode)
     pids = everything_pids(lab)
     lab.spawn("realserver1", ["sleep", "600"], name="sleeper")
     if crash == "agent":
