@@ -127,6 +127,9 @@ class Connection:
     """One new connection to the virtual service, with what the kernel's schedulers read.
 
     ``port`` is the client's source port: only sh and mh with their ``-port`` flag hash it.
+    Each connection is taken to be new to the kernel's table: a SYN from a (client, port)
+    whose entry is still there is scheduled only if that entry is in TIME_WAIT or CLOSE
+    (``conn_reuse_mode``), and otherwise follows the old entry.
     ``at`` is seconds from any fixed start, non-decreasing; only persistence reads it.
 
     ``open`` says what the connection is when the *next* one is scheduled, which is all lc,
