@@ -137,8 +137,7 @@ class Connection:
     (an active connection); ``False``, closed by then, but its entry stays in the connection
     table as an inactive one until ``at`` + :data:`LINGER_S` (inclusive: its last packet
     comes after ``at``). Either way the entry holds its persistence template while it is in
-    the table. TCP only: IPVS counts every UDP
-    connection as inactive.
+    the table. TCP only: IPVS counts every UDP connection as inactive.
     """
 
     client: IPAddress

@@ -258,6 +258,20 @@ def test_mh_fills_251_entries_in_turns() -> None:
     assert set(ServiceModel("mh").hash_table()) == {None}
 
 
+@given(st.sampled_from(["sh", "mh"]), st.lists(st.integers(1, 20), min_size=1, max_size=8))
+def test_hash_tables_share_entries_by_weight(scheduler: str, weights: list[int]) -> None:
+    """Both fill their table in rounds, each server taking ``weight`` entries a round in sh
+    and ``weight / gcd`` in mh, so each holds whole rounds and at most one part round."""
+    g = math.gcd(*weights) if scheduler == "mh" else 1
+    table = model(scheduler, *weights).hash_table()
+    rounds = len(table) // (sum(weights) // g)
+    counts = Counter(table)
+    assert None not in counts and sum(counts.values()) == len(table)
+    for n, weight in enumerate(weights, start=1):
+        turns = weight // g
+        assert turns * rounds <= counts[f"10.0.0.{n}:80"] <= turns * (rounds + 1)
+
+
 def test_mh_first_server_claims_its_own_offset_and_clients_hash_with_the_fixed_key() -> None:
     service = model("mh", 1, 1, 1)  # list 3, 2, 1: 3 claims first
     table = service.hash_table()
