@@ -300,6 +300,16 @@ class _LeastConnection:
     kernel; its ip_vs_lc.ko reads a plain inactive counter). Debian's 6.1 updates after
     6.1.180 took in "ipvs: add totalconns for dest", which makes it ``active * 256 + total``,
     that is ``active * 257 + inactive``.
+
+    Six long-lived connections to servers of weight 1 and 2 (the list is 2, 1):
+
+    >>> from cluster.ipvs.table import Destination
+    >>> one, two = (Destination(ipaddress.ip_address(f"10.0.0.{n}"), 80, weight=n) for n in (1, 2))
+    >>> def picks(name: str) -> str:
+    ...     found = predict(name, [one, two], [Connection("192.0.2.1")] * 6)
+    ...     return "".join(str(x.server.address)[-1] for x in found)
+    >>> {name: picks(name) for name in ("lc", "wlc", "sed", "nq")}
+    {'lc': '212121', 'wlc': '212212', 'sed': '221221', 'nq': '212221'}
     """
 
     def __init__(self, name: str) -> None:
@@ -361,7 +371,19 @@ class _HashTable:
 class _SourceHash(_HashTable):
     """ip_vs_sh.c: 256 buckets filled in list order, each server taking ``weight``
     consecutive buckets (one if its weight is 0), round and round until all are full; a
-    client's bucket is ``hash_32(port + address, 8)``, the port only with ``sh-port``."""
+    client's bucket is ``hash_32(port + address, 8)``, the port only with ``sh-port``.
+
+    Two servers of weight 1, listed 2, 1: even buckets are 10.0.0.2's. 192.0.2.1 hashes to
+    50; with ``sh-port``, from ports 40000 to 40003, to 214, 56, 93 and 191:
+
+    >>> from cluster.ipvs.table import Destination
+    >>> a, b = (Destination(ipaddress.ip_address(f"10.0.0.{n}"), 80) for n in (1, 2))
+    >>> conns = [Connection("192.0.2.1", port) for port in (40000, 40001, 40004, 40005)]
+    >>> [str(x.server.address) for x in predict("sh", [a, b], conns)]
+    ['10.0.0.2', '10.0.0.2', '10.0.0.2', '10.0.0.2']
+    >>> [str(x.server.address) for x in predict("sh", [a, b], conns, flags=["sh-port"])]
+    ['10.0.0.2', '10.0.0.2', '10.0.0.1', '10.0.0.1']
+    """
 
     size = SH_TAB_SIZE
 
@@ -385,7 +407,20 @@ class _Maglev(_HashTable):
     """ip_vs_mh.c: Maglev hashing into 251 entries. Each server has a permutation of the
     table from two hashes of its address and port (``offset``, ``skip``); servers take turns
     claiming their next free entry, each ``last_weight / gcd`` entries per turn (shifted down
-    when the weights are large). A server added with weight 0 takes no entries."""
+    when the weights are large). A server added with weight 0 takes no entries; one set to
+    weight 0 later keeps them, and its clients get no server unless ``mh-fallback``.
+
+    >>> from cluster.ipvs.table import Destination
+    >>> one, two = (Destination(ipaddress.ip_address(f"10.0.0.{n}"), 80, weight=n) for n in (1, 2))
+    >>> service = ServiceModel("mh")
+    >>> service.add(one); service.add(two)
+    >>> Counter(service.hash_table())  # 2 takes two entries a turn, 1 one
+    Counter({'10.0.0.2:80': 168, '10.0.0.1:80': 83})
+    >>> service.edit(replace(two, weight=0))
+    >>> clients = [Connection(f"198.51.100.{n}") for n in range(1, 9)]
+    >>> [x.server.endpoint if x.server else None for x in map(service.connect, clients[:5])]
+    [None, None, None, None, '10.0.0.1:80']
+    """
 
     size = MH_TAB_SIZE
 
