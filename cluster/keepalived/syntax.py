@@ -80,6 +80,8 @@ class Node:
     args: tuple[str, ...]
     children: tuple[Node, ...] | None
     location: Location
+    end: Location | None = None
+    """The line of the block's closing '}', where keepalived's end-of-block checks report."""
 
     def find(self, keyword: str) -> Node | None:
         """The first child with this keyword, the usual way to read a setting."""
@@ -473,7 +475,8 @@ class _Parser:
                 return words, line.location
         return None
 
-    def block(self, frame: _Frame, need_brace: bool) -> tuple[Node, ...]:
+    def block(self, frame: _Frame, need_brace: bool) -> tuple[tuple[Node, ...], Location | None]:
+        """The nodes of one block, and the line of the '}' that closed it (None at the end)."""
         nodes: list[Node] = []
         while (line := self.next_words()) is not None:
             words, location = line
@@ -494,11 +497,11 @@ class _Parser:
                 continue
             if keyword == "}" and frame.block != TOP:
                 self.close(frame, location)
-                return tuple(nodes)
+                return tuple(nodes), location
             if node := self.node(frame, words, location):
                 nodes.append(node)
         self.close(frame, None)
-        return tuple(nodes)
+        return tuple(nodes), None
 
     def node(self, frame: _Frame, words: tuple[str, ...], location: Location) -> Node | None:
         keyword, args = words[0], words[1:]
@@ -510,14 +513,19 @@ class _Parser:
         if kind == VALUE:
             return Node(keyword, args, None, location)
         if kind == LIST:
-            return Node(keyword, args, self.list_block(keyword, args, location), location)
+            entries, end = self.list_block(keyword, args, location)
+            return Node(keyword, args, entries, location, end)
         sub = _Frame(kind, keyword, location)
-        return Node(keyword, args, self.block(sub, need_brace=True), location)
+        children, end = self.block(sub, need_brace=True)
+        return Node(keyword, args, children, location, end)
 
     def list_block(
         self, keyword: str, args: tuple[str, ...], location: Location
-    ) -> tuple[Node, ...]:
-        """keepalived's alloc_value_block(): raw lines up to the first '}', no nesting."""
+    ) -> tuple[tuple[Node, ...], Location]:
+        """keepalived's alloc_value_block(): raw lines up to the first '}', no nesting.
+
+        Returns the entries and the line that ended the list.
+        """
         if args and keyword != "virtual_server_group":
             self.reader.report(
                 location,
@@ -529,8 +537,10 @@ class _Parser:
             )
         entries: list[Node] = []
         need_brace = True
+        end = location
         while (line := self.next_words()) is not None:
             words, entry_location = line
+            end = entry_location
             if need_brace:
                 need_brace = False
                 if words == ("{",):
@@ -550,7 +560,7 @@ class _Parser:
                 )
                 continue
             entries.append(Node(words[0], words[1:], None, entry_location))
-        return tuple(entries)
+        return tuple(entries), end
 
     def unknown(self, frame: _Frame, keyword: str, location: Location) -> None:
         where = frame.keyword if frame.block != TOP else "the top level"
@@ -620,7 +630,7 @@ def parse_text(
     reader = _Reader(config_id)
     lines = reader.text_lines(text, filename, base_dir or Path.cwd())
     parser = _Parser(lines, reader)
-    nodes = parser.block(_Frame(TOP, "", Location(filename)), need_brace=False)
+    nodes, _ = parser.block(_Frame(TOP, "", Location(filename)), need_brace=False)
     parser.unclosed()
     return ConfigTree(nodes, tuple(reader.problems), tuple(reader.files))
 
