@@ -265,3 +265,18 @@ def test_lint_agrees_with_keepalived(name: str) -> None:
         if p.code in {*CODES.values(), "unclosed-block"}
     }
     assert ours == keepalived_findings(ARTICLE / name)
+
+
+def test_cli_lint_reads_conditionals_and_checks_interfaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cluster.cli import main
+
+    conf = tmp_path / "k.conf"
+    conf.write_text(
+        "vrrp_instance V {\n  @lb1 interface eth9\n  @^lb1 interface eth0\n"
+        "  virtual_router_id 5\n  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n"
+    )
+    assert main(["lint", "--interfaces", "eth0,eth1", str(conf)]) == 0
+    assert main(["lint", "-i", "lb1", "--interfaces", "eth0,eth1", str(conf)]) == 1
+    assert f"{conf}:2: error: interface eth9" in capsys.readouterr().out
