@@ -10,7 +10,7 @@ from cluster.cli import main
 from cluster.keepalived.importer import CHECKERS, import_keepalived_confs
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
-from cluster.keepalived.syntax import ConfigTree, parse_file, parse_text
+from cluster.keepalived.syntax import ConfigTree, Node, parse_file, parse_text
 from cluster.spec import read_spec
 
 SAMPLES = sorted(Path("/usr/share/doc/keepalived/samples").glob("keepalived.conf.*"))
@@ -20,7 +20,7 @@ ARTICLE = Path(__file__).parent / "data" / "article"
 def essence(tree: ConfigTree) -> dict[str, object]:
     """What an import must keep: instances with VIPs, services, real servers, checker types."""
     instances = {
-        n.arg(0): sorted(e.keyword.split("/")[0] for e in n.find("virtual_ipaddress").children)
+        n.arg(0): sorted({e.keyword.split("/")[0] for e in n.find("virtual_ipaddress").children})
         for n in tree.find_all("vrrp_instance")
         if n.find("virtual_ipaddress") is not None
     }
@@ -43,15 +43,92 @@ def test_samples_exist() -> None:
     assert len(SAMPLES) >= 20, "Debian's keepalived package ships 25 samples; install it"
 
 
+ALIASES = {"lb_algo": "lvs_sched", "lb_kind": "lvs_method", "nb_get_retry": "retry"}
+#: What render writes out that keepalived assumes anyway: the same meaning, said explicitly.
+DEFAULTS = {
+    ("virtual_server", "delay_loop", "60"), ("real_server", "weight", "1"),
+    ("vrrp_instance", "advert_int", "1"), ("virtual_server", "lvs_sched", "wlc"),
+    ("virtual_server", "lvs_method", "NAT"), ("global_defs", "enable_script_security", ""),
+    ("global_defs", "script_user", "root"), ("global_defs", "smtp_alert", ""),
+    ("vrrp_instance", "priority", "100"), ("global_defs", "smtp_connect_timeout", "30"),
+    *((checker, "connect_timeout", "5") for checker in ("TCP_CHECK", "HTTP_GET", "SSL_GET")),
+    ("url", "path", "/"), ("", "global_defs", ""), ("vrrp_instance", "state", "BACKUP"),
+    ("vrrp_script", "interval", "1"), ("vrrp_script", "rise", "1"), ("vrrp_script", "fall", "1"),
+    ("vrrp_script", "weight", "0"), ("vrrp_instance", "version", "3"),  # v3: inferred from IPv6
+}  # fmt: skip
+
+
+def flat(tree: ConfigTree) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """Every line of a tree, keyed by where it stands and what it says, in keepalived's terms,
+    with the lines of the line and of the blocks around it.
+
+    Blocks are named by their keyword and arguments (``real_server 10.0.0.1 80``), urls by
+    their order, so that the same setting in two files has the same key.
+    """
+    found: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    def vip(word: str) -> str:
+        return word if "/" in word or not word[:1].isdigit() else f"{word}/32"
+
+    def walk(nodes: tuple[Node, ...], path: tuple[str, ...], lines: tuple[int, ...]) -> None:
+        urls = 0
+        for node in nodes:
+            keyword = ALIASES.get(node.keyword, node.keyword)
+            words = " ".join([keyword, *node.args])
+            if path and path[-1].startswith(("virtual_ipaddress", "track_", "group", "unicast")):
+                words = " ".join([vip(node.keyword), *node.args])
+            if keyword == "url":
+                urls += 1
+                words = f"url #{urls}"
+            here = (*lines, node.location.line)
+            found[(*path, words)] = here
+            if node.children is not None:
+                walk(node.children, (*path, words), here)
+
+    walk(tree.nodes, (), ())
+    return found
+
+
+def is_default(key: tuple[str, ...]) -> bool:
+    """A rendered line that states what keepalived assumes without it."""
+    parent = key[-2].split()[0] if len(key) > 1 else ""
+    keyword, _, args = key[-1].partition(" ")
+    return (parent, keyword, args) in DEFAULTS
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
 def test_render_of_import_keeps_every_sample(sample: Path, root_with_keepalived: None) -> None:
+    """Import then render keeps the sample's meaning: every line of the original is in the
+    rendered file, or import reported it (or the block around it); every line render adds
+    states a keepalived default; keepalived -t accepts the result wherever it accepts the
+    original."""
     original = parse_file(sample)
-    spec, _ = import_keepalived_confs([original])
+    spec, warnings = import_keepalived_confs([original])
     director = spec.directors[0]
     rendered = render_keepalived_conf(spec, director.name)
     assert essence(parse_text(rendered, "rendered")) == essence(original)
-    result = check_config(rendered, [i.name for i in director.interfaces])
-    assert (result.exit_code, result.output) == (0, "")
+    reported = {w.location.line for w in warnings}
+    before, after = flat(original), flat(parse_text(rendered, "rendered"))
+    lost = [
+        f"{lines[-1]}: {' / '.join(key)}"
+        for key, lines in before.items()
+        if key not in after and not reported & set(lines)
+    ]
+    # a line render adds is a keepalived default, or a new value of a line import reported
+    changed = {(*key[:-1], key[-1].split()[0]) for key, lines in before.items()
+               if reported & set(lines)}  # fmt: skip
+    added = [
+        " / ".join(key)
+        for key in after
+        if key not in before and not is_default(key)
+        and (*key[:-1], key[-1].split()[0]) not in changed
+        and not (key[-1].startswith("router_id ") and "router_id" in str(warnings))
+    ]  # fmt: skip
+    assert (lost, added) == ([], []), "changed without a word from import"
+    interfaces = [i.name for i in director.interfaces]
+    if check_config(sample.read_text(), interfaces).clean:
+        result = check_config(rendered, interfaces)
+        assert (result.exit_code, result.output) == (0, "")
 
 
 def test_article_pair_imports_as_keepalived_reads_it() -> None:
@@ -106,4 +183,90 @@ def test_import_names_the_line_of_what_cannot_be_a_spec(
         "  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n"
     )
     assert main(["import", str(conf)]) == 3
-    assert capsys.readouterr().err.startswith(f"{conf}:1: error: cannot import:")
+    err = capsys.readouterr().err
+    assert err.startswith(f"{conf}:3: error: virtual_router_id 300: 300 is outside 1-255")
+    assert "(fix: use a whole number from 1 to 255)" in err
+
+
+LB1 = """global_defs {
+  router_id lb1
+  vrrp_strict
+  vrrp_garp_master_delay 1
+}
+vrrp_script chk {
+  script "/bin/true"
+  weight -20
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  track_interface {
+    eth1 weight -60
+  }
+  track_script {
+    chk weight -30
+  }
+  virtual_ipaddress {
+    192.168.1.10/24 dev eth1 label eth1:vip
+  }
+}
+vrrp_instance VI_6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  virtual_ipaddress {
+    2001:db8::10/64
+  }
+}
+virtual_server 192.168.1.10 53 {
+  protocol TCP
+  lvs_sched rr
+  sorry_server 10.0.0.99 53
+  real_server 10.0.0.1 53 {
+    HTTP_GET {
+      url {
+        path /
+        status_code 200-299 404 503
+      }
+    }
+  }
+}
+virtual_server 192.168.1.10 53 {
+  protocol UDP
+  real_server 10.0.0.1 53 {
+  }
+}
+"""
+
+
+def test_import_keeps_what_operators_write() -> None:
+    """Each of these used to vanish or change on import (issue #11)."""
+    spec, _ = import_keepalived_confs([parse_text(LB1, "lb1.conf")])
+    rendered = render_keepalived_conf(spec, spec.directors[0].name)
+    for line in [
+        "vrrp_strict",
+        "vrrp_garp_master_delay 1",
+        "state BACKUP",  # the higher-priority director's state, as written
+        "eth1 weight -60",
+        "chk weight -30",
+        "192.168.1.10/24 dev eth1 label eth1:vip",
+        "status_code 200-299 404 503",
+        "sorry_server 10.0.0.99 53",
+        "protocol UDP",
+    ]:
+        assert f"  {line}\n" in rendered, line
+    assert "state MASTER" not in rendered
+    assert [s.name for s in spec.vrrp.scripts] == ["chk"]
+    assert [s.name for s in spec.virtual_services] == ["192.168.1.10-53-tcp", "192.168.1.10-53-udp"]
+
+
+def test_import_errors_are_in_our_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "novip.conf"
+    conf.write_text("vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n}\n")
+    assert main(["import", str(conf)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"{conf}:1: error: cannot import: vrrp.instances[0].virtual_ipaddresses")
+    assert "pydantic" not in err and "List should" not in err and "(fix: " in err

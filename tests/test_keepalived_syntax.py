@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 from pathlib import Path
 
 import pytest
@@ -173,14 +174,83 @@ def test_self_referencing_definition_stops() -> None:
     tree = parse_text("$A=x$A\nglobal_defs {\n  router_id $A\n}\n")
     assert tree.find("global_defs") is not None
     assert any(p.code == "substitution-too-long" for p in tree.problems)
+    tree = parse_text("$A=$B\n$B=$A\nglobal_defs {\n  router_id $A\n}\n")
+    assert [(p.code, p.location.line) for p in tree.problems] == [("substitution-loop", 4)]
 
 
 def test_unreadable_main_file_raises(tmp_path: Path) -> None:
     with pytest.raises(ConfigSyntaxError, match="cannot read"):
         parse_file(tmp_path / "missing.conf")
-    (tmp_path / "latin1.conf").write_bytes(b"global_defs {\n router_id caf\xe9\n}\n")
-    with pytest.raises(ConfigSyntaxError):
-        parse_file(tmp_path / "latin1.conf")
+    for special in ("/dev/zero", "/dev/null", str(tmp_path)):
+        with pytest.raises(ConfigSyntaxError, match="keepalived reads only regular"):
+            parse_file(special)
+
+
+def test_bytes_that_are_not_utf8_are_read_as_keepalived_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.conf"
+    path.write_bytes(b"! caf\xe9\nglobal_defs {\n router_id lb1\n}\n")
+    assert parse_file(path).problems == ()
+    path.write_bytes(b"global_defs {\n router_id caf\xe9\n}\n")
+    tree = parse_file(path)
+    assert tree.find("global_defs").find("router_id").args == ("caf\\xe9",)  # type: ignore[union-attr]
+    assert [(p.code, p.location.line, p.severity) for p in tree.problems] == [
+        ("not-utf8", 2, "info")
+    ]
+
+
+def test_long_lines_split_as_keepalived_splits_them() -> None:
+    # keepalived reads 1023 bytes at a time: the rest of a long comment is a new "line".
+    text = "! " + "x" * 1100 + " bogus\nglobal_defs {\n  router_id lb1\n}\nnot_a_keyword\n"
+    tree = parse_text(text, "t.conf")
+    assert codes(tree) == {("long-line", 1), ("unknown-keyword", 1), ("unknown-keyword", 5)}
+    assert tree.find("global_defs").find("router_id").location.line == 3  # type: ignore[union-attr]
+
+
+def test_seq_expands_fully_and_stops_cleanly_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "~SEQ(N, 1, 20000) vrrp_script chk$N { script /bin/true }\n"
+    tree = parse_text(text)
+    assert len(tree.find_all("vrrp_script")) == 20000
+    assert tree.problems == ()
+    monkeypatch.setattr(syntax, "MAX_EXPANSIONS", 100)
+    tree = parse_text(text)
+    assert [(p.code, p.severity) for p in tree.problems] == [("expansion-limit", "warning")]
+    assert 0 < len(tree.find_all("vrrp_script")) <= 100
+
+
+def test_includes_read_regular_files_only(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.conf"
+    os.mkfifo(fifo)
+    (tmp_path / "dir.conf").mkdir()
+    script = tmp_path / "exec.conf"
+    script.write_text("global_defs {\n}\n")
+    script.chmod(0o755)
+    main = tmp_path / "keepalived.conf"
+    main.write_text(
+        f"include /dev/zero\ninclude {fifo}\ninclude dir.conf\ninclude exec.conf\n"
+        "vrrp_script chk {\n  script /bin/true\n}\n"
+    )
+    tree = parse_file(main)  # must neither hang on the FIFO nor fill memory from /dev/zero
+    assert [(p.code, p.location.line, p.severity) for p in tree.problems] == [
+        ("include-not-regular", line, "warning") for line in (1, 2, 3, 4)
+    ]
+    assert [n.keyword for n in tree.nodes] == ["vrrp_script"]
+
+
+def test_huge_files_and_deep_nesting_are_refused_or_read_quickly(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.conf"
+    with huge.open("wb") as out:
+        out.truncate(syntax.MAX_FILE_BYTES + 1)
+    with pytest.raises(ConfigSyntaxError, match="MiB"):
+        parse_file(huge)
+    deep = "{\n" * 50_000 + "vrrp_instance X {\n" * 2_000 + "}\n" * 60_000
+    tree = parse_text(deep)
+    assert any(p.code == "ignored-brace" for p in tree.problems)
+
+
+def test_include_loops_through_globs_stop(tmp_path: Path) -> None:
+    (tmp_path / "a.conf").write_text("include *.conf\nglobal_defs {\n}\n")
+    tree = parse_file(tmp_path / "a.conf")
+    assert {p.code for p in tree.problems} == {"include-loop"}
 
 
 def _parse_or_syntax_error(text: str) -> None:

@@ -63,6 +63,14 @@ def register(commands: Subcommands) -> None:
         help="keepalived.conf files; give both directors' to compare them",
     )
     sub.add_argument("--errors-only", action="store_true", help="hide warnings and notes")
+    add_config_id_argument(sub)
+    sub.add_argument(
+        "--interfaces",
+        metavar="NAMES",
+        type=lambda text: [name for name in text.split(",") if name],
+        help="the director's interfaces, comma-separated (eth0,eth1): names the config uses "
+        "that are not among them are errors, as keepalived refuses them; default: not checked",
+    )
 
     sub = add_command(
         commands, "import", cmd_import, "turn keepalived.conf files into a cluster spec"
@@ -75,6 +83,7 @@ def register(commands: Subcommands) -> None:
         help="one keepalived.conf per director, the master's first",
     )
     sub.add_argument("--name", default="imported", help="the spec's name (default: imported)")
+    add_config_id_argument(sub)
     sub.add_argument("-o", "--output", metavar="SPEC", type=Path,
                      help="write the spec here instead of printing it")  # fmt: skip
 
@@ -121,9 +130,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_config_id_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "-i",
+        "--config-id",
+        metavar="ID",
+        help="read '@ID' conditional lines as `keepalived -i ID` does (default: none; "
+        "keepalived itself uses the host name)",
+    )
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
-    trees = [parse_file(path) for path in args.files]
-    problems = [p for tree in trees for p in lint(tree)]
+    trees = [parse_file(path, config_id=args.config_id) for path in args.files]
+    problems = [p for tree in trees for p in lint(tree, args.interfaces)]
     if len(trees) > 1:  # the directors' files: compare each VRRP instance across them
         problems += lint_directors(trees)
     if args.errors_only:
@@ -139,16 +158,19 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if counts["error"] else 0
 
 
-def import_confs(files: Sequence[Path], name: str = "imported") -> ClusterSpec:
+def import_confs(
+    files: Sequence[Path], name: str = "imported", config_id: str | None = None
+) -> ClusterSpec:
     """A spec from keepalived.conf files; what it leaves out is printed, never dropped silently."""
-    spec, warnings = import_keepalived_confs([parse_file(path) for path in files], name=name)
+    trees = [parse_file(path, config_id=config_id) for path in files]
+    spec, warnings = import_keepalived_confs(trees, name=name)
     for warning in warnings:
         print(warning, file=sys.stderr)
     return spec
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    text = dump_spec(import_confs(args.files, args.name))
+    text = dump_spec(import_confs(args.files, args.name, args.config_id))
     if args.output:
         write_atomic(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -2,9 +2,13 @@
 
 An operator who already runs a director pair gives one file per director: the first file
 supplies the VRRP instances, sync groups and virtual servers, and every file supplies its
-director's router_id, interfaces and priority. What the spec cannot express yet (other
-checkers, virtual_server_group, vrrp_script, ...) is left out and reported as a warning at its
-file:line, so nothing disappears silently.
+director's router_id, interfaces, priority and the state each instance starts in. What the
+spec cannot express yet (other checkers, virtual_server_group, unicast peers, ...) is left out
+and reported as a warning at its file:line, so nothing disappears silently.
+
+A config with values keepalived itself refuses is not imported: the errors lint finds there
+(``priority 300``, a VIP that is not an address) are raised, each at its line, because the
+spec would otherwise hold what keepalived never ran.
 
 Importing reads what keepalived would read: a block that keepalived ignores (such as the 2007
 article's ``virtual_server`` swallowed by an unclosed block) is not imported either.
@@ -36,7 +40,9 @@ from typing import Any
 import pydantic
 
 from cluster.errors import Location, Problem, SpecError
+from cluster.keepalived.lint import lint
 from cluster.keepalived.syntax import ConfigTree, Node
+from cluster.spec.load import validation_problems
 from cluster.spec.model import ClusterSpec
 from cluster.spec.validate import validate_spec
 
@@ -63,6 +69,30 @@ INSTANCE_KEYS = {
     "track_interface",
     *NOTIFY,
 }
+GARP = {
+    "vrrp_garp_master_delay": "master_delay",
+    "vrrp_garp_master_repeat": "master_repeat",
+    "vrrp_garp_master_refresh": "master_refresh",
+    "vrrp_garp_master_refresh_repeat": "master_refresh_repeat",
+    "vrrp_garp_lower_prio_delay": "lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat": "lower_prio_repeat",
+    "vrrp_garp_interval": "interval",
+    "vrrp_gna_interval": "gna_interval",
+}
+#: global_defs keywords the spec holds (router_id per director; the rest cluster-wide).
+GLOBAL_KEYS = {
+    "router_id",
+    "notification_email",
+    "notification_email_from",
+    "smtp_server",
+    "smtp_connect_timeout",
+    "smtp_alert",
+    "vrrp_strict",
+    "lvs_sync_daemon",
+    "enable_script_security",
+    *GARP,
+}
+SCRIPT_KEYS = {"script", "interval", "timeout", "weight", "rise", "fall"}
 SERVICE_KEYS = {
     "lvs_sched": "scheduler",
     "lvs_method": "forwarding",
@@ -80,7 +110,9 @@ CHECK_KEYS = {
     "delay_loop",
     "virtualhost",
 }
-TOP_LEVEL = {"global_defs", "vrrp_instance", "vrrp_sync_group", "virtual_server"}
+TOP_LEVEL = {"global_defs", "vrrp_instance", "vrrp_sync_group", "virtual_server", "vrrp_script"}
+#: What lint finds that keepalived refuses outright; such a config is not imported.
+REFUSED = {"bad-value", "missing-value", "bad-address", "duplicate-name", "unknown-interface"}
 
 SpecPath = tuple[str | int, ...]
 
@@ -91,6 +123,7 @@ class _Importer:
     def __init__(self) -> None:
         self.warnings: list[Problem] = []
         self.origin: dict[SpecPath, Location] = {}
+        self.script_names: set[str] = set()
 
     def locate(self, path: Sequence[str | int]) -> Location:
         """The config line of the deepest imported part on ``path``, for validation findings."""
@@ -99,7 +132,8 @@ class _Importer:
                 return location
         return self.origin[()]
 
-    def skip(self, node: Node, why: str = "is not in the cluster spec model yet") -> None:
+    def skip(self, node: Node, why: str = "is not in the cluster spec model yet") -> bool:
+        """Report a line the spec leaves out; False, so that it can end a filter."""
         words = " ".join([node.keyword, *node.args])
         self.warnings.append(
             Problem(
@@ -110,6 +144,7 @@ class _Importer:
                 code="import-skipped",
             )
         )
+        return False
 
     def keep(self, tree: ConfigTree, keyword: str) -> list[Node]:
         """The blocks the spec can hold; the rest are reported and left out."""
@@ -128,17 +163,18 @@ class _Importer:
     def director(self, tree: ConfigTree, index: int) -> dict[str, Any]:
         instances = tree.find_all("vrrp_instance")
         priorities = sorted({int(_value(n, "priority") or 100) for n in instances})
-        if len(priorities) > 1:
-            self.warnings.append(
-                Problem(
-                    instances[0].location,
-                    f"the instances have priorities {priorities}; the spec "
-                    f"gives a director one, so {priorities[-1]} is used",
-                    severity="warning",
-                    fix="check the imported priority",
-                    code="import-priority",
+        for instance in instances if len(priorities) > 1 else ():
+            if int(_value(instance, "priority") or 100) != priorities[-1]:
+                self.warnings.append(
+                    Problem(
+                        (instance.find("priority") or instance).location,
+                        f"the instances have priorities {priorities}; the spec gives a "
+                        f"director one, so {instance.arg(0)} gets {priorities[-1]}",
+                        severity="warning",
+                        fix="check the imported priority",
+                        code="import-priority",
+                    )
                 )
-            )
         interfaces: list[str] = []
         for instance in instances:
             for name in [_value(instance, "interface"), *_words(instance, "track_interface")]:
@@ -146,18 +182,80 @@ class _Importer:
                     interfaces.append(name)
         globals_ = tree.find("global_defs")
         number = f"{index + 1:02d}"
+        if _value(globals_, "router_id") is None and tree.nodes:
+            self.warnings.append(
+                Problem(
+                    (globals_ or tree.nodes[0]).location,
+                    f"no router_id: keepalived names this director by its host name, the "
+                    f"spec calls it DIRECTOR{number} and render writes router_id DIRECTOR{number}",
+                    "set the director's router_id in the spec",
+                    "warning",
+                    "import-router-id",
+                )
+            )
         return {
             "name": f"director{number}",
             "router_id": _value(globals_, "router_id") or f"DIRECTOR{number}",
             "priority": priorities[-1] if priorities else 100,
             # A config does not say which L2 segment an interface is on; its name will do.
             "interfaces": [{"name": name, "segment": name} for name in interfaces],
+            # keepalived starts an instance without a state as BACKUP; so does the spec's.
+            "states": {
+                instance.arg(0): "MASTER" if _value(instance, "state") == "MASTER" else "BACKUP"
+                for instance in instances
+            },
         }
+
+    def globals_(self, node: Node | None, vrrp: dict[str, Any]) -> None:
+        """global_defs settings the spec holds go into ``vrrp``; the rest are reported."""
+        for child in node.children or () if node else ():
+            if child.keyword not in GLOBAL_KEYS:
+                self.skip(child)
+            elif child.keyword == "vrrp_strict":
+                vrrp["strict"] = True
+            elif child.keyword in GARP:
+                vrrp.setdefault("garp", {})[GARP[child.keyword]] = child.arg(0)
+            elif child.keyword == "lvs_sync_daemon":
+                words = [w for w in child.args if w != "inst"]
+                sync: dict[str, Any] = {"interface": words[0], "instance": words[1:2] or [""]}
+                sync["instance"] = sync["instance"][0]
+                if "id" in words[:-1]:
+                    sync["id"] = words[words.index("id") + 1]
+                if set(words[2:]) - {"id", sync.get("id")}:
+                    self.skip(child, "has options the spec has no model for")
+                vrrp["sync_daemon"] = sync
+
+    def scripts(self, tree: ConfigTree) -> list[dict[str, Any]]:
+        """The vrrp_scripts keepalived keeps (it removes those without a script)."""
+        kept = []
+        for node in tree.find_all("vrrp_script"):
+            if node.find("script") is None:
+                self.skip(node, "has no script, so keepalived removes it")
+            else:
+                kept.append(self.script(node, len(kept)))
+                self.script_names.add(node.arg(0))
+        return kept
+
+    def script(self, node: Node, index: int) -> dict[str, Any]:
+        """A vrrp_script: what the spec's track scripts hold, the rest reported."""
+        self.origin[("vrrp", "scripts", index)] = node.location
+        # keepalived's defaults, which differ from the spec's (rise and fall 2)
+        data: dict[str, Any] = {"name": node.arg(0), "rise": 1, "fall": 1}
+        for child in node.children or ():
+            if child.keyword not in SCRIPT_KEYS or (child.keyword == "weight" and child.arg(1)):
+                self.skip(child)
+            else:
+                data[child.keyword] = " ".join(child.args) if child.keyword == "script" else (
+                    child.arg(0)
+                )  # fmt: skip
+        return data
 
     def notification(self, globals_: Node | None) -> dict[str, Any] | None:
         server = globals_.find("smtp_server") if globals_ else None
         if globals_ is None or server is None:
             return None
+        if globals_.find("smtp_alert") is None:
+            self.skip(server, "is used by render with smtp_alert, which this config lacks")
         self.origin[("notification",)] = server.location
         data: dict[str, Any] = {
             "smtp_server": server.arg(0),
@@ -176,14 +274,44 @@ class _Importer:
             "name": node.arg(0),
             "interface": interface,
             "virtual_router_id": _value(node, "virtual_router_id"),
-            "virtual_ipaddresses": [_vip(e.keyword) for e in _entries(node, "virtual_ipaddress")],
+            "virtual_ipaddresses": [],
             # keepalived ignores an instance's own interface here, so the spec leaves it out.
             "track_interfaces": [t for t in _words(node, "track_interface") if t != interface],
+            "track_scripts": [
+                entry.keyword
+                for entry in _entries(node, "track_script")
+                if entry.keyword in self.script_names
+                or self.skip(entry, "names no vrrp_script keepalived keeps, so it ignores it")
+            ],
             "notify": self.notify(node),
         }
+        for entry in _entries(node, "virtual_ipaddress"):
+            vip = _vip(entry.keyword)
+            if vip in data["virtual_ipaddresses"]:
+                self.skip(entry, "repeats a VIP; the spec lists each VIP once")
+                continue
+            data["virtual_ipaddresses"].append(vip)
+            words = list(entry.args)
+            options = dict(zip(words[::2], words[1::2], strict=False))
+            if len(words) % 2 or set(options) - {"dev", "label", "scope", "brd", "broadcast"}:
+                self.skip(entry, "has VIP options the spec has no model for")
+            elif options:
+                options["brd"] = options.pop("broadcast", options.get("brd"))
+                data.setdefault("vip_options", {})[vip] = {
+                    k: v for k, v in options.items() if v is not None
+                }
+        for block, key in (("track_interface", "track_interface_weights"),
+                           ("track_script", "track_script_weights")):  # fmt: skip
+            for entry in _entries(node, block):
+                if entry.args[:1] == ("weight",) and len(entry.args) == 2:
+                    data.setdefault(key, {})[entry.keyword] = entry.arg(1)
+                elif entry.args:
+                    self.skip(entry, "has tracking options the spec has no model for")
         for key in ("advert_int", "version"):
             if (value := _value(node, key)) is not None:
                 data[key] = value
+        if "version" not in data and any(":" in vip for vip in data["virtual_ipaddresses"]):
+            data["version"] = 3  # what keepalived infers from IPv6 addresses
         if node.find("nopreempt") is not None:
             data["nopreempt"] = True
         if (auth := node.find("authentication")) is not None:
@@ -231,13 +359,18 @@ class _Importer:
             elif keyword in SCHEDULER_FLAGS:
                 data.setdefault("scheduler_flags", []).append(keyword)
             elif keyword == "protocol" and "fwmark" in data:
-                continue  # keepalived ignores it too: the mark already selects the packets
+                self.skip(child, "is ignored by keepalived for a fwmark service")
             elif keyword in SERVICE_KEYS:
                 data[SERVICE_KEYS[keyword]] = child.arg(0)
             elif keyword == "persistence_timeout":
                 data.setdefault("persistence", {})["timeout"] = child.arg(0, "360")
             elif keyword == "persistence_granularity":
                 data.setdefault("persistence", {})["netmask"] = child.arg(0)
+            elif keyword == "sorry_server":
+                sorry = {"address": child.arg(0)}
+                data["sorry_server"] = sorry | (
+                    {"port": child.arg(1)} if len(child.args) > 1 else {}
+                )
             else:
                 self.skip(child)
         data["real_servers"] = servers
@@ -265,7 +398,12 @@ class _Importer:
         for child in node.children or ():
             keyword = ALIASES.get(child.keyword, child.keyword)
             if keyword == "url":
-                url = {key: _value(child, key) for key in ("path", "digest", "status_code")}
+                url = {key: _value(child, key) for key in ("path", "digest")}
+                if (codes := child.find("status_code")) is not None:
+                    url["status_code"] = " ".join(codes.args)
+                for extra in child.children or ():
+                    if extra.keyword not in ("path", "digest", "status_code"):
+                        self.skip(extra)
                 data.setdefault("urls", []).append({k: v for k, v in url.items() if v})
             elif keyword in CHECK_KEYS:
                 data[keyword] = child.arg(0)
@@ -287,6 +425,11 @@ def import_keepalived_confs(
     importer = _Importer()
     first = trees[0]
     importer.origin[()] = Location(first.files[0] if first.files else "<config>")
+    refused = [
+        p for tree in trees for p in lint(tree) if p.code in REFUSED and p.severity == "error"
+    ]
+    if refused:
+        raise SpecError(refused)
     for tree in trees:  # what keepalived would ignore or complain about, it says so here too
         importer.warnings += tree.problems
     for node in first.nodes:
@@ -300,6 +443,7 @@ def import_keepalived_confs(
         "description": "Imported from " + ", ".join(t.files[0] for t in trees if t.files),
         "directors": [importer.director(tree, i) for i, tree in enumerate(trees)],
         "vrrp": {
+            "scripts": importer.scripts(first),
             "instances": [
                 importer.instance(n, i) for i, n in enumerate(first.find_all("vrrp_instance"))
             ],
@@ -315,17 +459,15 @@ def import_keepalived_confs(
     }
     if (notification := importer.notification(first.find("global_defs"))) is not None:
         data["notification"] = notification
+    importer.globals_(first.find("global_defs"), data["vrrp"])
+    _name_services_apart(data["virtual_services"])
     try:
         spec = ClusterSpec.model_validate(data)
     except pydantic.ValidationError as err:
         raise SpecError(
             [
-                Problem(
-                    importer.locate([i for i in e["loc"] if isinstance(i, str | int)]),
-                    f"cannot import: {e['msg']}",
-                    fix="make `keepalived -t` accept the config first",
-                )
-                for e in err.errors()
+                Problem(p.location, f"cannot import: {p.message}", p.fix, p.severity, p.code)
+                for p in validation_problems(err, importer.locate)
             ]
         ) from None
     problems = validate_spec(spec, importer.locate)
@@ -333,6 +475,14 @@ def import_keepalived_confs(
     if errors:
         raise SpecError(errors)
     return spec, sorted(importer.warnings + problems, key=lambda p: p.location)
+
+
+def _name_services_apart(services: list[dict[str, Any]]) -> None:
+    """TCP and UDP services on one VIP:port are two services; their names say which."""
+    names = [service["name"] for service in services]
+    for service in services:
+        if names.count(service["name"]) > 1:
+            service["name"] += "-" + str(service.get("protocol", "udp")).lower()
 
 
 def _value(node: Node | None, keyword: str) -> str | None:

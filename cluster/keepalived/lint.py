@@ -34,18 +34,61 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Final
 
-from cluster.errors import Problem, Severity
-from cluster.keepalived.keywords import CHECKERS, DEPRECATED, GRAMMAR, LEGACY_NAMES, TOP
+from cluster.errors import Location, Problem, Severity
+from cluster.keepalived.keywords import (
+    CHECKERS,
+    DEPRECATED,
+    ENTRIES,
+    GRAMMAR,
+    LEGACY_NAMES,
+    LIST,
+    REFERENCES,
+    TOP,
+    VALUES,
+)
 from cluster.keepalived.syntax import ConfigTree, Node, parse_file
+
+KEEPALIVED_CODES: Final = frozenset(
+    {
+        "unknown-keyword",
+        "deprecated-keyword",
+        "ignored-brace",
+        "extra-brace",
+        "missing-brace",
+        "unclosed-block",
+        "list-arguments",
+        "unmatched-quote",
+        "long-line",
+        "include-missing",
+        "include-not-regular",
+        "include-unreadable",
+        "invalid-sequence",
+        "bad-value",
+        "missing-value",
+        "bad-address",
+        "undefined-reference",
+        "duplicate-name",
+        "duplicate-entry",
+        "unknown-interface",
+        "missing-keyword",
+        "keepalived-default",
+        "ignored-keyword",
+        "ignored-weight",
+        "sync-group-single",
+        "auth-ignored",
+        "subsecond-advert",
+    }
+)
+"""Codes of the findings that ``keepalived -t`` itself reports, each at the line keepalived
+names (a check keepalived makes after reading, without a line, is placed on the block it is
+about). The differential test holds lint to exactly these; every other code is our own."""
 
 OWNER_PRIORITY = 255
 """VRRP's address-owner priority: such a router always wins and always preempts."""
-
-_AUTH_PASS_SIZE = 8
-"""Bytes of auth_pass a VRRPv2 packet carries; keepalived truncates longer ones."""
 
 
 def _walk(nodes: tuple[Node, ...], block: str = TOP) -> Iterator[tuple[str, Node]]:
@@ -84,6 +127,556 @@ def _check_keywords(tree: ConfigTree) -> Iterator[Problem]:
             )
 
 
+def _words(node: Node) -> str:
+    return " ".join([node.keyword, *node.args])
+
+
+def _valid(node: Node | None, block: str) -> bool:
+    """A keyword line that keepalived takes: present, with arguments its kind accepts."""
+    if node is None or not node.args:
+        return False
+    kind = VALUES.get((block, node.keyword))
+    return kind is None or kind.keeps(node.args)
+
+
+_REQUIRED: Final = {"vrrp_script": "script", "vrrp_track_process": "process", "track_file": "file",
+                    "vrrp_track_file": "file"}  # fmt: skip
+"""Top-level blocks keepalived drops when this keyword is missing; references to them fail."""
+
+
+def _defined(tree: ConfigTree) -> dict[str, set[str]]:
+    """The names of the top-level blocks keepalived keeps, by keyword."""
+    return {
+        keyword: {
+            node.arg(0)
+            for node in tree.find_all(keyword)
+            if keyword not in _REQUIRED
+            or _valid(node.find(_REQUIRED[keyword]), GRAMMAR[TOP][keyword])
+        }
+        for keyword in GRAMMAR[TOP]
+    }
+
+
+def _check_values(tree: ConfigTree) -> Iterator[Problem]:
+    """Every argument and list entry keepalived checks, against the keyword table."""
+    defined = _defined(tree)
+    for block, node in _walk(tree.nodes):
+        kind = VALUES.get((block, node.keyword))
+        if kind is not None and (reason := kind.check(node.args)):
+            code = "bad-value" if node.args else "missing-value"
+            effect = f"; {kind.effect}" if kind.effect else ""
+            yield _problem(node, code, f"{_words(node)}: {reason}{effect}", kind.advice(), "error")
+        references = REFERENCES.get((block, node.keyword), ())
+        if GRAMMAR[block].get(node.keyword) != LIST:
+            if references and node.args and node.arg(0) not in _union(defined, references):
+                yield _undefined(node, node.arg(0), references)
+            continue
+        yield from _check_entries(block, node, defined)
+
+
+def _check_entries(block: str, node: Node, defined: dict[str, set[str]]) -> Iterator[Problem]:
+    """The lines of a ``{ }`` list: each entry's words, references and repeats."""
+    entry_kind = ENTRIES.get((block, node.keyword))
+    references = REFERENCES.get((block, node.keyword), ())
+    if not node.children and node.keyword in ("notification_email", "group", "interfaces"):
+        yield Problem(
+            _end(node),
+            f"the {node.keyword} block is empty; keepalived ignores it",
+            "list at least one entry, or delete the block",
+            "warning",
+            "missing-keyword",
+        )
+    if not node.children and node.keyword == "virtual_server_group":
+        yield _missing(node, f"virtual_server_group {node.arg(0)} has no entries; keepalived "
+                       "removes it", "list VIP PORT lines, or fwmark N")  # fmt: skip
+    seen: set[str] = set()
+    for entry in node.children or ():
+        words = (entry.keyword, *entry.args)
+        if entry_kind is not None and (reason := entry_kind.check(words)):
+            effect = f"; {entry_kind.effect}" if entry_kind.effect else ""
+            message = f"{node.keyword} entry {_words(entry)}: {reason}{effect}"
+            yield _problem(entry, "bad-value", message, entry_kind.advice(), "error")
+            if entry_kind.keeps(words):
+                seen.add(entry.keyword)
+        elif references and entry.keyword not in _union(defined, references):
+            yield _undefined(entry, entry.keyword, references)
+        elif entry.keyword in seen and (
+            node.keyword.startswith("track_") or node.keyword == "group"
+        ):
+            yield _problem(
+                entry,
+                "duplicate-entry",
+                f"{node.keyword} lists {entry.keyword} twice; keepalived ignores this line",
+                "list it once",
+                "error",
+            )
+        else:
+            seen.add(entry.keyword)
+
+
+def _union(defined: dict[str, set[str]], keywords: tuple[str, ...]) -> set[str]:
+    return set().union(*(defined.get(keyword, set()) for keyword in keywords))
+
+
+def _undefined(node: Node, name: str, references: tuple[str, ...]) -> Problem:
+    kind = references[0]
+    return _problem(
+        node,
+        "undefined-reference",
+        f"no {kind} named {name!r} is defined; keepalived ignores this reference",
+        f"define {kind} {name} {{ ... }} or correct the name",
+        "error",
+    )
+
+
+def _check_interfaces(tree: ConfigTree, interfaces: Collection[str]) -> Iterator[Problem]:
+    """Interface names keepalived looks up on the machine it runs on."""
+
+    def missing(node: Node, name: str, what: str) -> Problem:
+        return _problem(
+            node,
+            "unknown-interface",
+            f"interface {name} for {what} does not exist on this director; keepalived "
+            "refuses to start its VRRP instances",
+            f"use one of {', '.join(sorted(interfaces))}, or lint with the director's "
+            "interfaces (--interfaces)",
+            "error",
+        )
+
+    for block, node in _walk(tree.nodes):
+        if block == "vrrp_instance" and node.keyword == "interface" and node.args:
+            if node.arg(0) not in interfaces:
+                yield missing(node, node.arg(0), "this vrrp_instance")
+        elif node.keyword == "track_interface":
+            for entry in node.children or ():
+                if entry.keyword not in interfaces:
+                    yield missing(entry, entry.keyword, "track_interface")
+        elif node.keyword in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
+            for entry in node.children or ():
+                words = [entry.keyword, *entry.args]
+                if (
+                    "dev" in words[:-1]
+                    and (name := words[words.index("dev") + 1]) not in interfaces
+                ):
+                    yield missing(entry, name, f"address {entry.keyword}")
+        elif node.keyword in ("interface", "vrf") and block in ("garp_group", "vrrp_instance"):
+            if node.args and node.arg(0) not in interfaces and node.keyword == "vrf":
+                yield missing(node, node.arg(0), "vrf")
+            elif node.args and node.arg(0) not in interfaces and block == "garp_group":
+                yield missing(node, node.arg(0), "garp_group")
+
+
+def _end(node: Node) -> Location:
+    """Where keepalived's end-of-block check reports: the closing '}', or the block's line."""
+    return node.end or node.location
+
+
+def _missing(node: Node, message: str, fix: str, severity: Severity = "error") -> Problem:
+    """A block keepalived drops or changes once read, reported at its closing '}'."""
+    return Problem(_end(node), message, fix, severity, "missing-keyword")
+
+
+_NEEDS: Final[dict[str, tuple[tuple[str, ...], str, str]]] = {
+    # block -> (any of these keywords, what keepalived then does, what to add)
+    "vrrp_script": (("script",), "has no script; keepalived removes it", 'script "/path/check"'),
+    "vrrp_track_process": (("process",), "names no process; keepalived removes it",
+                           "process NAME"),
+    "track_file": (("file",), "names no file; keepalived ignores it", "file /path"),
+    "garp_group": (("garp_interval", "gna_interval"), "sets no interval; keepalived removes it",
+                   "garp_interval 0.001"),
+    "bfd_instance": (("neighbor_ip", "neighbour_ip"), "has no neighbor_ip; keepalived disables it",
+                     "neighbor_ip ADDRESS"),
+    "url": (("path",), "has no path; keepalived ignores the url", "path /"),
+    "MISC_CHECK": (("misc_path",), "has no misc_path; keepalived skips the checker",
+                   'misc_path "/path/check"'),
+    "FILE_CHECK": (("track_file",), "has no track_file; keepalived ignores the checker",
+                   "track_file NAME"),
+    "BFD_CHECK": (("name",), "has no name; keepalived skips the checker", "name BFD_INSTANCE"),
+}  # fmt: skip
+
+
+_PRESENT_IS_ENOUGH: Final = frozenset({"bfd_instance", "BFD_CHECK"})
+"""Blocks whose handler already drops the block for a bad value, so the end check is silent."""
+
+
+def _check_blocks(tree: ConfigTree) -> Iterator[Problem]:
+    """What keepalived checks once a block is read: duplicates and keywords it requires."""
+    defined = _defined(tree)
+    for keyword in ("vrrp_instance", "vrrp_sync_group", "track_group"):
+        seen: set[str] = set()
+        for node in tree.find_all(keyword):
+            if node.arg(0) in seen:
+                yield _problem(
+                    node,
+                    "duplicate-name",
+                    f"{keyword} {node.arg(0)} is already defined; keepalived skips this block",
+                    "give each block its own name",
+                    "error",
+                )
+            seen.add(node.arg(0))
+    for block, node in _walk(tree.nodes):
+        sub = GRAMMAR[block].get(node.keyword, "")
+        if node.children is None or sub == LIST:
+            continue
+        yield from _check_once(sub, node)
+        head = VALUES.get((block, node.keyword))
+        if sub in _NEEDS and (head is None or head.keeps(node.args)):
+            keywords, effect, add = _NEEDS[sub]
+            present = _valid if sub not in _PRESENT_IS_ENOUGH else lambda n, _: n is not None
+            if not any(present(node.find(keyword), sub) for keyword in keywords):
+                yield _missing(
+                    node, f"{' '.join([node.keyword, *node.args])} {effect}", f"add {add}"
+                )
+            elif sub == "FILE_CHECK" and node.find("track_file").arg(0) not in _union(
+                defined, ("track_file", "vrrp_track_file")
+            ):
+                yield _missing(node, "FILE_CHECK tracks no file that keepalived keeps; keepalived "
+                               "ignores the checker", "define the track_file it names")  # fmt: skip
+        if sub in ("HTTP_GET", "SSL_GET") and not any(
+            _valid(url.find("path"), "url") for url in node.find_all("url")
+        ):
+            yield _missing(node, f"{node.keyword} has no url with a path; keepalived ignores the "
+                           "checker", "add url { path / status_code 200 }")  # fmt: skip
+        if sub == "vrrp_sync_group" and not node.find("group"):
+            yield _problem(
+                node,
+                "missing-keyword",
+                f"vrrp_sync_group {node.arg(0)} has no group {{ }}; keepalived removes it",
+                "add group { VI_1 VI_2 }",
+                "error",
+            )
+    global_defs = tree.find("global_defs")
+    for instance in tree.find_all("vrrp_instance"):
+        yield from _check_instance_complete(instance, global_defs)
+    for group in tree.find_all("vrrp_sync_group"):
+        yield from _check_sync_group_weights(tree, group)
+    for server in tree.find_all("virtual_server"):
+        yield from _check_server_complete(server)
+    yield from _check_script_security(tree, global_defs)
+
+
+_ONCE: Final[frozenset[str]] = frozenset(
+    {"notify_backup", "notify_master", "notify_fault", "notify_stop", "notify", "notify_deleted",
+     "notify_master_rx_lower_pri", "notify_up", "notify_down", "quorum_up", "quorum_down",
+     "lvs_sync_daemon", "startup_script", "shutdown_script", "notify_fifo", "vrrp_notify_fifo",
+     "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
+     "lvs_notify_fifo_script", "snmp_socket", "nftables", "nftables_ipvs", "vmac_prefix",
+     "vmac_addr_prefix", "tmp_config_directory", "process", "file", "password", "ca",
+     "certificate", "key", "use_ipvlan", "net_namespace", "net_namespace_ipvs", "instance"}
+)  # fmt: skip
+"""Keywords keepalived takes once per block; it refuses a second one ("already specified")."""
+
+_ONCE_IN: Final[dict[str, frozenset[str]]] = {
+    "vrrp_track_process": frozenset({"weight"}),
+    "track_file": frozenset({"weight"}),
+    "DNS_CHECK": frozenset({"name"}),
+    "BFD_CHECK": frozenset({"name"}),
+}
+"""Keywords taken once only in some blocks."""
+
+
+def _check_once(block: str, node: Node) -> Iterator[Problem]:
+    seen: set[str] = set()
+    digests: set[str] = set()
+    interfaces: set[str] = set()
+    for child in node.children or ():
+        once = child.keyword in _ONCE or child.keyword in _ONCE_IN.get(block, ())
+        if child.keyword == "digest" and child.args:
+            repeated = child.arg(0).lower() in digests
+            digests.add(child.arg(0).lower())
+        elif block == "garp_group" and child.keyword == "interface":
+            repeated = child.arg(0) in interfaces
+            interfaces.add(child.arg(0))
+        else:
+            repeated = once and child.keyword in seen and bool(child.args)
+        if repeated:
+            yield _problem(
+                child,
+                "duplicate-entry",
+                f"{child.keyword} is already set in this block; keepalived ignores this line",
+                "keep one",
+                "error",
+            )
+        if child.args:
+            seen.add(child.keyword)
+
+
+_UNICAST = ("unicast_src_ip", "unicast_fault_no_peer", "check_unicast_src", "old_unicast_checksum")
+
+
+def _check_instance_complete(instance: Node, global_defs: Node | None) -> Iterator[Problem]:
+    """An instance keepalived refuses or changes once read (vrrp.c vrrp_complete_instance)."""
+    name = instance.arg(0)
+    if not _valid(instance.find("virtual_router_id"), "vrrp_instance"):
+        yield _problem(
+            instance,
+            "missing-keyword",
+            f"vrrp_instance {name} has no virtual_router_id; keepalived refuses the "
+            "configuration (the virtual router id must be set)",
+            "add virtual_router_id N, with N 1-255 and unique on the segment",
+            "error",
+        )
+    if instance.find("interface") is None and not (global_defs and global_defs.find(
+        "default_interface"
+    )):  # fmt: skip
+        yield _problem(
+            instance,
+            "missing-keyword",
+            f"vrrp_instance {name} has no interface; keepalived refuses the configuration "
+            "(Unknown interface!)",
+            "add interface eth0 (the link that carries the VIPs)",
+            "error",
+        )
+    vips = [e for n in instance.find_all("virtual_ipaddress") for e in n.children or ()]
+    if not vips:
+        yield _problem(
+            instance,
+            "missing-keyword",
+            f"vrrp_instance {name} has no virtual_ipaddress: it moves nothing",
+            "add virtual_ipaddress { VIP/PREFIX }",
+            "warning",
+        )
+    peers = [e for n in instance.find_all("unicast_peer") for e in n.children or ()]
+    if not peers and (unicast := next(filter(None, map(instance.find, _UNICAST)), None)):
+        yield _problem(
+            unicast,
+            "keepalived-default",
+            f"{unicast.keyword} without unicast_peer; keepalived uses multicast",
+            "list the peers in unicast_peer { }, or delete the unicast keywords",
+            "warning",
+        )
+    if not peers and _valid(instance.find("unicast_ttl"), "vrrp_instance"):
+        yield Problem(_end(instance), f"{name}: unicast_ttl without unicast_peer; keepalived "
+                      "ignores it", "delete unicast_ttl", "warning", "ignored-keyword")  # fmt: skip
+    yield from _check_families(instance)
+    if _priority(instance) == OWNER_PRIORITY:
+        for tracker in instance.find_all("track_interface"):
+            yield _problem(
+                tracker,
+                "ignored-keyword",
+                f"{name} has priority 255, the address owner's; keepalived ignores its "
+                "track_interface",
+                "use a priority below 255, or delete track_interface",
+            )
+
+
+def _check_families(instance: Node) -> Iterator[Problem]:
+    """The first address an instance names sets its family; VIPs of the other are ignored."""
+    family = None
+    for child in instance.children or ():
+        words = [child.arg(0)] if child.keyword in ("mcast_src_ip", "unicast_src_ip") else []
+        if child.keyword in ("unicast_peer", "virtual_ipaddress"):
+            kind = ENTRIES[("vrrp_instance", child.keyword)]
+            words = [e.keyword for e in child.children or () if kind.keeps((e.keyword, *e.args))]
+        for word in words:
+            six = ":" in word
+            if family is None:
+                family = six
+            elif six != family and child.keyword == "virtual_ipaddress":
+                entry = next(e for e in child.children or () if e.keyword == word)
+                yield _problem(
+                    entry,
+                    "bad-address",
+                    f"{word} is not of the instance's address family (IPv{6 if family else 4}); "
+                    "keepalived ignores it",
+                    "put IPv4 and IPv6 VIPs in separate vrrp_instances (or in "
+                    "virtual_ipaddress_excluded)",
+                    "error",
+                )
+
+
+def _check_sync_group_weights(tree: ConfigTree, group: Node) -> Iterator[Problem]:
+    """In a sync group keepalived ignores the members' tracking weights, unless told not to."""
+    if group.find("sync_group_tracking_weight") or group.find("global_tracking"):
+        return
+    members = {entry.keyword for node in group.find_all("group") for entry in node.children or ()}
+    scripts = {node.arg(0): node.find("weight") for node in tree.find_all("vrrp_script")}
+    for instance in tree.find_all("vrrp_instance"):
+        if instance.arg(0) not in members:
+            continue
+        for tracker in ("track_interface", "track_script", "track_file"):
+            for entry in (e for n in instance.find_all(tracker) for e in n.children or ()):
+                weighted = entry.arg(0) == "weight" or (
+                    tracker == "track_script" and scripts.get(entry.keyword) is not None
+                )
+                if weighted:
+                    yield _problem(
+                        entry,
+                        "ignored-weight",
+                        f"{instance.arg(0)} is in sync group {group.arg(0)}, so keepalived "
+                        f"ignores the weight of {tracker} {entry.keyword}: a failure faults the "
+                        "whole group instead",
+                        f"add sync_group_tracking_weight to vrrp_sync_group {group.arg(0)}, or "
+                        "drop the weight",
+                    )
+
+
+def _check_script_security(tree: ConfigTree, global_defs: Node | None) -> Iterator[Problem]:
+    """keepalived -t exits 6 when scripts run without enable_script_security."""
+    if global_defs is not None and global_defs.find("enable_script_security"):
+        return
+    scripts = [node for _, node in _walk(tree.nodes) if node.keyword in _SCRIPT_KEYWORDS]
+    if scripts:
+        yield _problem(
+            global_defs or scripts[0],
+            "script-security",
+            "scripts run as root without enable_script_security (keepalived: SECURITY "
+            "VIOLATION - scripts are being executed but script_security not enabled)",
+            "add enable_script_security and script_user root to global_defs",
+        )
+
+
+_SCRIPT_KEYWORDS: Final = frozenset(
+    {"script", "misc_path", "notify", "notify_master", "notify_backup", "notify_fault",
+     "notify_stop", "notify_up", "notify_down", "quorum_up", "quorum_down", "startup_script",
+     "shutdown_script", "notify_fifo_script", "vrrp_notify_fifo_script", "lvs_notify_fifo_script",
+     "notify_master_rx_lower_pri"}
+)  # fmt: skip
+
+
+def _check_server_complete(server: Node) -> Iterator[Problem]:
+    """virtual_server settings keepalived defaults, each reported (without a line) by -t."""
+    name = " ".join(server.args)
+    fwmark = server.arg(0) == "fwmark"
+    protocol = server.find("protocol")
+    if protocol is None and not fwmark:
+        yield _problem(
+            server,
+            "keepalived-default",
+            f"virtual_server {name} has no protocol; keepalived defaults to UDP",
+            "add protocol TCP (or UDP, SCTP)",
+            "error",
+        )
+    elif protocol is not None and fwmark:
+        yield _problem(
+            protocol,
+            "ignored-keyword",
+            f"a fwmark virtual_server has no protocol; keepalived ignores protocol "
+            f"{protocol.arg(0)}",
+            "delete the protocol line: the firewall mark already selects the packets",
+            "warning",
+        )
+    if not any(_valid(server.find(k), "virtual_server") for k in ("lvs_sched", "lb_algo")):
+        yield _problem(
+            server,
+            "keepalived-default",
+            f"virtual_server {name} has no lvs_sched; keepalived uses wlc",
+            "add lvs_sched wlc (or rr, wrr, lc, sh, ...)",
+            "warning",
+        )
+    reals = server.find_all("real_server")
+    methods = [k for k in ("lvs_method", "lb_kind") if _method(server.find(k))]
+    if not methods and any(not _method(real.find("lvs_method")) for real in reals):
+        yield _problem(
+            server,
+            "keepalived-default",
+            f"virtual_server {name} has no lvs_method; keepalived uses NAT",
+            "add lvs_method NAT (or DR, TUN)",
+            "warning",
+        )
+    if not reals:
+        yield _problem(
+            server,
+            "keepalived-default",
+            f"virtual_server {name} has no real_server; keepalived ignores it",
+            "add the real servers, or delete the block",
+            "warning",
+        )
+    sorry_method = server.find("sorry_server_lvs_method")
+    if sorry_method is not None and server.find("sorry_server") is None:
+        yield _problem(
+            sorry_method,
+            "ignored-keyword",
+            "sorry_server_lvs_method without a sorry_server before it; keepalived ignores it",
+            "put sorry_server IP PORT first, or delete this line",
+            "error",
+        )
+    yield from _check_real_servers(server, reals)
+
+
+def _method(node: Node | None) -> bool:
+    """keepalived sets the method from the first word even when the tunnel options are bad."""
+    return node is not None and node.arg(0) in ("NAT", "DR", "TUN")
+
+
+def _check_real_servers(server: Node, reals: tuple[Node, ...]) -> Iterator[Problem]:
+    seen: set[tuple[str, ...]] = set()
+    family = _server_family(server)
+    weights = 0
+    for real in reals:
+        if real.args in seen:
+            yield _problem(
+                real,
+                "duplicate-entry",
+                f"real_server {' '.join(real.args)} is listed twice; keepalived removes this one",
+                "list each real server once; use weight for a bigger share",
+                "error",
+            )
+        seen.add(real.args)
+        weight = real.find("weight")
+        weights += int(weight.arg(0)) if _valid(weight, "real_server") else 1
+        tunnel = (real.find("lvs_method") or server.find("lvs_method") or real).arg(0) == "TUN"
+        if family and not tunnel and _family(real.arg(0)) not in (None, family):
+            yield Problem(
+                _end(real),
+                f"real_server {real.arg(0)} is not of the virtual server's address family; "
+                "keepalived skips it",
+                "use real servers of the VIP's family (or TUN forwarding)",
+                "error",
+                "bad-address",
+            )
+        yield from _check_bindto(real)
+    quorum, hysteresis = server.find("quorum"), server.find("hysteresis")
+    wanted = int(quorum.arg(0)) if _valid(quorum, "virtual_server") else 1
+    if reals and wanted > weights:
+        yield _problem(
+            quorum or server,
+            "keepalived-default",
+            f"quorum {wanted} exceeds the real servers' total weight {weights}; "
+            f"keepalived lowers it to {weights}",
+            f"use a quorum of at most {weights}",
+        )
+    limit = int(quorum.arg(0)) if _valid(quorum, "virtual_server") else 1
+    if _valid(hysteresis, "virtual_server") and int(hysteresis.arg(0)) >= limit:
+        yield _problem(
+            hysteresis,
+            "keepalived-default",
+            f"hysteresis {hysteresis.arg(0)} is not below the quorum {limit}; keepalived uses 0",
+            f"use a hysteresis below {limit}",
+        )
+
+
+def _check_bindto(real: Node) -> Iterator[Problem]:
+    """A checker's source address must be of the family it connects to."""
+    checkers = [c for c in real.children or () if c.keyword in CHECKERS - {"SMTP_CHECK"}]
+    for checker in checkers:
+        bindto, connect = checker.find("bindto"), checker.find("connect_ip")
+        target = _family(connect.arg(0)) if connect is not None else _family(real.arg(0))
+        if bindto is not None and _family(bindto.arg(0)) not in (None, target):
+            yield _problem(
+                bindto,
+                "bad-address",
+                f"bindto {bindto.arg(0)} is not of the family of {real.arg(0)}, which the "
+                "checker connects to; keepalived ignores it",
+                "use a source address of the same family",
+                "error",
+            )
+
+
+def _family(address: str) -> int | None:
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return None
+
+
+def _server_family(server: Node) -> int | None:
+    """The family a virtual_server's address or ip_family gives it (None for fwmark/group)."""
+    if (family := server.find("ip_family")) is not None:
+        return {"inet": 4, "inet6": 6}.get(family.arg(0))
+    return _family(server.arg(0))
+
+
 def _flag(node: Node, keyword: str) -> bool:
     """A keyword present with no argument or a true one, as keepalived's handlers read it."""
     found = node.find(keyword)
@@ -108,7 +701,9 @@ def _vrrp_version(instance: Node, global_defs: Node | None) -> str:
     if found := instance.find("version"):
         return found.arg(0)
     addresses = instance.find("virtual_ipaddress")
-    if addresses and any(":" in entry.keyword for entry in addresses.children or ()):
+    vip = ENTRIES[("vrrp_instance", "virtual_ipaddress")]
+    entries = [(e.keyword, *e.args) for e in addresses.children or ()] if addresses else []
+    if any(":" in words[0] and vip.keeps(words) for words in entries):
         return "3"
     if global_defs and (found := global_defs.find("vrrp_version")):
         return found.arg(0)
@@ -153,13 +748,6 @@ def _check_authentication(instance: Node, global_defs: Node | None) -> Iterator[
             "ah-auth",
             message,
             "delete the authentication block and filter VRRP (protocol 112) at the firewall",
-        )
-    if len(password.arg(0).encode()) > _AUTH_PASS_SIZE:
-        yield _problem(
-            password,
-            "auth-pass-truncated",
-            f"keepalived truncates auth_pass to {_AUTH_PASS_SIZE} characters",
-            f"use at most {_AUTH_PASS_SIZE} characters, the same on both directors",
         )
 
 
@@ -287,19 +875,8 @@ def _is_address(text: str) -> bool:
 
 def _check_addresses(tree: ConfigTree) -> Iterator[Problem]:
     """Addresses and ports keepalived skips, with the whole block, when it cannot parse them."""
-    for block, node in _walk(tree.nodes):
-        if block == "vrrp_instance" and node.keyword == "virtual_ipaddress":
-            for entry in node.children or ():
-                if not _is_address(entry.keyword):
-                    yield _problem(
-                        entry,
-                        "bad-address",
-                        f"{entry.keyword!r} is not an IP address; keepalived skips "
-                        "this VIP (VRRP parsed invalid IP)",
-                        "write an address such as 192.168.0.174 or 192.168.0.174/32",
-                        severity="error",
-                    )
-        elif node.keyword in ("virtual_server", "real_server") and node.arg(0) not in (
+    for _, node in _walk(tree.nodes):
+        if node.keyword in ("virtual_server", "real_server") and node.arg(0) not in (
             "fwmark",
             "group",
         ):
@@ -315,12 +892,19 @@ def _check_addresses(tree: ConfigTree) -> Iterator[Problem]:
                 )
 
 
-def lint(tree: ConfigTree) -> list[Problem]:
-    """Every problem in a parsed configuration, syntax first found, sorted by file and line."""
+def lint(tree: ConfigTree, interfaces: Collection[str] | None = None) -> list[Problem]:
+    """Every problem in a parsed configuration, sorted by file and line.
+
+    ``interfaces`` are the director's interface names: keepalived refuses names that its
+    machine lacks, which only the director knows; without them, names are not checked.
+    """
     global_defs = tree.find("global_defs")
     problems = [
         *tree.problems,
         *_check_keywords(tree),
+        *_check_values(tree),
+        *_check_blocks(tree),
+        *(_check_interfaces(tree, interfaces) if interfaces is not None else ()),
         *_check_sync_groups(tree),
         *_check_virtual_servers(tree),
         *_check_addresses(tree),
@@ -445,6 +1029,11 @@ def lint_directors(trees: list[ConfigTree]) -> list[Problem]:
     return sorted(problems, key=lambda problem: problem.location)
 
 
-def lint_file(path: str | os.PathLike[str]) -> list[Problem]:
+def lint_file(
+    path: str | os.PathLike[str],
+    *,
+    config_id: str | None = None,
+    interfaces: Collection[str] | None = None,
+) -> list[Problem]:
     """Lint a file and its includes; raises ConfigSyntaxError only if it cannot be read."""
-    return lint(parse_file(path))
+    return lint(parse_file(path, config_id=config_id), interfaces)

@@ -107,6 +107,12 @@ def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None)
         # keepalived 2.x reads it here; in a vrrp_instance it is deprecated (keepalived -t)
         block.add("lvs_sync_daemon", sync.interface, sync.instance,
                   *(() if sync.id is None else ("id", sync.id)))  # fmt: skip
+    if spec.vrrp.strict:
+        block.add("vrrp_strict")
+    garp = spec.vrrp.garp
+    for field, value in garp.model_dump(exclude_none=True).items() if garp else ():
+        keyword = f"vrrp_{field}" if "interval" in field else f"vrrp_garp_{field}"
+        block.add(keyword, _number(value))
     if notify_fifo is not None:
         block.add("notify_fifo", notify_fifo)
     if spec.notification is not None:
@@ -149,7 +155,7 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         and (instance.auth is None or instance.auth.type != "AH")
     )
     block = Block(f"vrrp_instance {instance.name}")
-    block.add("state", "MASTER" if is_master else "BACKUP")
+    block.add("state", director.states.get(instance.name, "MASTER" if is_master else "BACKUP"))
     block.add("interface", instance.interface)
     block.add("virtual_router_id", instance.virtual_router_id)
     block.add("priority", director.priority)
@@ -163,10 +169,15 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         auth.add("auth_type", instance.auth.type)
         auth.add("auth_pass", instance.auth.password)
     if instance.track_interfaces:
-        block.list_block("track_interface", instance.track_interfaces)
+        tracked = _weighted(instance.track_interfaces, instance.track_interface_weights)
+        block.list_block("track_interface", tracked)
     if instance.track_scripts:
-        block.list_block("track_script", instance.track_scripts)
-    block.list_block("virtual_ipaddress", instance.virtual_ipaddresses)
+        block.list_block(
+            "track_script", _weighted(instance.track_scripts, instance.track_script_weights)
+        )
+    block.list_block(
+        "virtual_ipaddress", [_vip(instance, vip) for vip in instance.virtual_ipaddresses]
+    )
     _add_notify(block, instance.notify)
     return block
 
@@ -193,6 +204,9 @@ def _virtual_server(service: VirtualService) -> Block:
         block.add("quorum", service.quorum)
     if service.virtualhost:
         block.add("virtualhost", service.virtualhost)
+    if service.sorry_server is not None:
+        sorry = service.sorry_server
+        block.add("sorry_server", sorry.address, *(() if sorry.port is None else (sorry.port,)))
     for server in service.real_servers:
         block.items.append(_real_server(server))
     return block
@@ -230,6 +244,18 @@ def _check(check: Check) -> Block:
     if check.enable_sni:
         block.add("enable_sni")
     return block
+
+
+def _vip(instance: VrrpInstance, vip: object) -> str:
+    """A VIP line: the address, then its dev/label/scope/brd when the spec gives them."""
+    options = instance.vip_options.get(str(vip))
+    words = options.model_dump(exclude_none=True).items() if options else ()
+    return " ".join([str(vip), *(f"{key} {value}" for key, value in words)])
+
+
+def _weighted(names: list[str], weights: dict[str, int]) -> list[str]:
+    """Tracked names, each with ``weight N`` where the spec gives one."""
+    return [f"{name} weight {weights[name]}" if name in weights else name for name in names]
 
 
 def _add_notify(block: Block, notify: Notify) -> None:

@@ -49,6 +49,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,16 +60,29 @@ from cluster.keepalived.keywords import GRAMMAR, LIST, REMOVED, TOP, VALUE
 MAX_INCLUDE_DEPTH = 32
 """keepalived nests includes until it runs out of file descriptors; we stop well before."""
 
-MAX_EXPANSIONS = 10_000
-"""Cap on lines made by ``~SEQ`` and ``$`` expansion, so a typo cannot make millions."""
+MAX_EXPANSIONS = 1_000_000
+"""Cap on lines made by ``~SEQ`` and ``$`` expansion. keepalived has none; a typo such as
+``~SEQ(i, 1, 100000000)`` would make lint take minutes, so past this many lines lint stops
+expanding, says so, and checks none of the lines it did not make."""
+
+MAX_SUBSTITUTIONS = 5000
+"""Rounds of ``$`` substitution on one line; definitions that refer to each other in a
+circle would otherwise never stop (keepalived stops when the line grows past MAXBUF)."""
 
 MAX_LINE = 1024
-"""keepalived's MAXBUF: it refuses a ``$`` substitution that would make a longer line."""
+"""keepalived's MAXBUF: it reads at most 1023 bytes of a line at a time, and refuses a ``$``
+substitution that would make a longer line."""
+
+MAX_FILE_BYTES = 64 * 2**20
+"""Files larger than this are refused: a keepalived.conf is kilobytes, and reading a huge
+file (or ``/dev/zero``) whole would exhaust memory."""
 
 _WHITESPACE = " \t\f\n\r\v"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE = re.compile(rf"\$(?:\{{({_NAME})\}}|({_NAME})(?=[ \t,)]|$))")
 _DEFINITION = re.compile(rf"\$({_NAME})=[ \t]*(.*)")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+"""Bytes that are not UTF-8, as Python's surrogateescape decoding keeps them."""
 _SEQ = re.compile(r"~SEQ(x?)[ \t]*\([ \t]*([^ \t,)]+)[ \t]*,([^)]*)\)[ \t]*(.*)")
 
 
@@ -80,6 +94,8 @@ class Node:
     args: tuple[str, ...]
     children: tuple[Node, ...] | None
     location: Location
+    end: Location | None = None
+    """The line of the block's closing '}', where keepalived's end-of-block checks report."""
 
     def find(self, keyword: str) -> Node | None:
         """The first child with this keyword, the usual way to read a setting."""
@@ -192,6 +208,8 @@ class _Reader:
     files: list[str] = field(default_factory=list)
     definitions: dict[str, _Definition] = field(default_factory=dict)
     open_files: list[str] = field(default_factory=list)
+    collecting: _Definition | None = None
+    """A multi-line ``$NAME=... \\`` definition still taking lines."""
     expansions: int = 0
     noted: set[str] = field(default_factory=set)
 
@@ -216,27 +234,72 @@ class _Reader:
         self.open_files.append(filename)
         including_directory = self.definitions.get("_PWD")
         self.definitions["_PWD"] = _Definition(str(directory))
-        collecting: _Definition | None = None
-        for number, raw in enumerate(text.split("\n"), start=1):
+        outer, self.collecting = self.collecting, None
+        for number, physical in enumerate(text.split("\n"), start=1):
             location = Location(filename, number)
-            raw = raw.rstrip("\r")
-            line = _decomment(raw)
-            if collecting is not None and not raw:
-                collecting = None
-            elif collecting is not None and line:
-                separator = "\n" if collecting.value else ""
-                collecting.value += separator + line.removesuffix("\\").rstrip(" \t")
-                if not line.endswith("\\"):
-                    collecting = None
-            elif line:
-                for logical in self.logical_lines(line, location, directory):
-                    if isinstance(logical, _Definition):
-                        collecting = logical
-                    else:
-                        yield logical
+            for raw in self.chunks(physical, location):
+                yield from self.chunk_lines(raw.rstrip("\r"), location, directory)
+        self.collecting = outer
         self.open_files.pop()
         if including_directory:
             self.definitions["_PWD"] = including_directory
+
+    def chunks(self, physical: str, location: Location) -> list[str]:
+        """The pieces keepalived reads a line in: fgets() takes at most 1023 bytes at a time,
+        and each piece is a line of its own, comments included (lib/parser.c read_line)."""
+        data = physical.encode(errors="surrogateescape")
+        if len(data) < MAX_LINE:
+            return [physical]
+        self.report(
+            location,
+            "long-line",
+            f"line {location.line} has {len(data)} bytes; keepalived reads at most "
+            f"{MAX_LINE - 1} at a time and takes the rest as new lines (its child processes "
+            "then count the lines after this one one too high)",
+            "split the line, or shorten the comment",
+            "warning",
+        )
+        return [
+            data[i : i + MAX_LINE - 1].decode(errors="surrogateescape")
+            for i in range(0, len(data), MAX_LINE - 1)
+        ]
+
+    def chunk_lines(self, raw: str, location: Location, directory: Path) -> Iterator[_Line]:
+        """One piece of a physical line, through comments, definitions and expansion."""
+        line = self.readable(_decomment(raw), location)
+        collecting = self.collecting
+        if collecting is not None and not raw:
+            self.collecting = None
+        elif collecting is not None and line:
+            separator = "\n" if collecting.value else ""
+            collecting.value += separator + line.removesuffix("\\").rstrip(" \t")
+            if not line.endswith("\\"):
+                self.collecting = None
+        elif line:
+            for logical in self.logical_lines(line, location, directory):
+                if isinstance(logical, _Definition):
+                    self.collecting = logical
+                else:
+                    yield logical
+
+    def readable(self, line: str, location: Location) -> str:
+        """A line with bytes that are not UTF-8 shown as ``\\xe9``, and noted once per file.
+
+        keepalived reads bytes, not text; a Latin-1 comment is fine, and a Latin-1 value is
+        used as it is, which is worth a note because other tools may show it differently.
+        """
+        if not _NOT_UTF8.search(line):
+            return line
+        if f"not-utf8:{location.file}" not in self.noted:
+            self.noted.add(f"not-utf8:{location.file}")
+            self.report(
+                location,
+                "not-utf8",
+                f"line {location.line} has bytes that are not UTF-8; keepalived uses them as "
+                "they are, lint shows them as \\xNN",
+                severity="info",
+            )
+        return _NOT_UTF8.sub(lambda m: f"\\x{ord(m[0]) - 0xDC00:02x}", line)
 
     def file_lines(self, path: Path, location: Location) -> Iterator[_Line]:
         name = str(path)
@@ -254,9 +317,9 @@ class _Reader:
             )
             return
         try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            self.report(location, "include-unreadable", f"cannot read '{name}': {err}")
+            text = read_config(path)
+        except _Unreadable as err:
+            self.report(location, err.code, f"'{name}': {err}", err.fix, "warning")
             return
         yield from self.text_lines(text, name, path.parent)
 
@@ -268,9 +331,10 @@ class _Reader:
         Work is a stack so that brace residues and expansions are handled in file order
         without recursion, however many braces or ``~SEQ`` copies a line produces.
         """
-        pending: list[tuple[str, tuple[str, str] | None]] = [(line, None)]
+        # (text, a ~SEQ variable to set first, rounds of $ substitution that made the text)
+        pending: list[tuple[str, tuple[str, str] | None, int]] = [(line, None, 0)]
         while pending:
-            text, assignment = pending.pop()
+            text, assignment, rounds = pending.pop()
             if assignment:
                 self.definitions[assignment[0]] = _Definition(assignment[1])
             if text.startswith("@"):
@@ -286,10 +350,18 @@ class _Reader:
                     yield entry
                 continue
             if text.startswith(("~SEQ", "~LST")):
-                pending.extend(reversed(self.sequence(text, location)))
+                pending.extend((*copy, 0) for copy in reversed(self.sequence(text, location)))
                 continue
             if expanded := self.substitute(text, location):
-                pending.extend((part, None) for part in reversed(expanded))
+                if rounds >= MAX_SUBSTITUTIONS:
+                    self.report(
+                        location,
+                        "substitution-loop",
+                        "$ definitions refer to each other endlessly on this line",
+                        "break the cycle of definitions",
+                    )
+                    continue
+                pending.extend((part, None, rounds + 1) for part in reversed(expanded))
                 continue
             if include := re.match(r"include[rmwba]?[ \t]+(.*)", text):
                 yield from self.include(include.group(1), location, directory)
@@ -299,10 +371,10 @@ class _Reader:
                 yield _Line(text, location)
             elif brace == 0:
                 yield _Line(text[0], location)
-                pending.append((text[1:].lstrip(" \t"), None))
+                pending.append((text[1:].lstrip(" \t"), None, rounds))
             else:
                 yield _Line(text[:brace].rstrip(" \t"), location)
-                pending.append((text[brace:], None))
+                pending.append((text[brace:], None, rounds))
 
     def conditional(self, text: str, location: Location) -> str:
         """Keep an ``@id``/``@^id`` line's text if the config id selects it, else ''."""
@@ -353,8 +425,10 @@ class _Reader:
                 "keepalived leaves the line unexpanded",
             )
             return []
-        if expanded == text or not self.count_expansion(location):
+        if expanded == text:
             return []
+        if multiline and not all(self.count_expansion(location) for _ in multiline):
+            return [""]  # past the cap: drop the line rather than report its '$' as unknown
         return [_decomment(part) for part in (expanded, *multiline)]
 
     def sequence(self, text: str, location: Location) -> list[tuple[str, tuple[str, str] | None]]:
@@ -391,9 +465,17 @@ class _Reader:
         self.expansions += 1
         if self.expansions <= MAX_EXPANSIONS:
             return True
-        self.note_once(
-            location, "expansion-limit", f"stopped expanding after {MAX_EXPANSIONS} lines"
-        )
+        if "expansion-limit" not in self.noted:
+            self.noted.add("expansion-limit")
+            self.report(
+                location,
+                "expansion-limit",
+                f"~SEQ and $ expansion made more than {MAX_EXPANSIONS:,} lines; lint stopped "
+                "expanding there and does not check the lines it did not make (keepalived "
+                "expands them all)",
+                "check that the ~SEQ bounds are what you meant",
+                "warning",
+            )
         return False
 
     def include(self, pattern: str, location: Location, directory: Path) -> Iterator[_Line]:
@@ -473,7 +555,8 @@ class _Parser:
                 return words, line.location
         return None
 
-    def block(self, frame: _Frame, need_brace: bool) -> tuple[Node, ...]:
+    def block(self, frame: _Frame, need_brace: bool) -> tuple[tuple[Node, ...], Location | None]:
+        """The nodes of one block, and the line of the '}' that closed it (None at the end)."""
         nodes: list[Node] = []
         while (line := self.next_words()) is not None:
             words, location = line
@@ -494,11 +577,11 @@ class _Parser:
                 continue
             if keyword == "}" and frame.block != TOP:
                 self.close(frame, location)
-                return tuple(nodes)
+                return tuple(nodes), location
             if node := self.node(frame, words, location):
                 nodes.append(node)
         self.close(frame, None)
-        return tuple(nodes)
+        return tuple(nodes), None
 
     def node(self, frame: _Frame, words: tuple[str, ...], location: Location) -> Node | None:
         keyword, args = words[0], words[1:]
@@ -510,14 +593,19 @@ class _Parser:
         if kind == VALUE:
             return Node(keyword, args, None, location)
         if kind == LIST:
-            return Node(keyword, args, self.list_block(keyword, args, location), location)
+            entries, end = self.list_block(keyword, args, location)
+            return Node(keyword, args, entries, location, end)
         sub = _Frame(kind, keyword, location)
-        return Node(keyword, args, self.block(sub, need_brace=True), location)
+        children, end = self.block(sub, need_brace=True)
+        return Node(keyword, args, children, location, end)
 
     def list_block(
         self, keyword: str, args: tuple[str, ...], location: Location
-    ) -> tuple[Node, ...]:
-        """keepalived's alloc_value_block(): raw lines up to the first '}', no nesting."""
+    ) -> tuple[tuple[Node, ...], Location]:
+        """keepalived's alloc_value_block(): raw lines up to the first '}', no nesting.
+
+        Returns the entries and the line that ended the list.
+        """
         if args and keyword != "virtual_server_group":
             self.reader.report(
                 location,
@@ -529,8 +617,10 @@ class _Parser:
             )
         entries: list[Node] = []
         need_brace = True
+        end = location
         while (line := self.next_words()) is not None:
             words, entry_location = line
+            end = entry_location
             if need_brace:
                 need_brace = False
                 if words == ("{",):
@@ -550,7 +640,7 @@ class _Parser:
                 )
                 continue
             entries.append(Node(words[0], words[1:], None, entry_location))
-        return tuple(entries)
+        return tuple(entries), end
 
     def unknown(self, frame: _Frame, keyword: str, location: Location) -> None:
         where = frame.keyword if frame.block != TOP else "the top level"
@@ -620,19 +710,64 @@ def parse_text(
     reader = _Reader(config_id)
     lines = reader.text_lines(text, filename, base_dir or Path.cwd())
     parser = _Parser(lines, reader)
-    nodes = parser.block(_Frame(TOP, "", Location(filename)), need_brace=False)
+    nodes, _ = parser.block(_Frame(TOP, "", Location(filename)), need_brace=False)
     parser.unclosed()
     return ConfigTree(nodes, tuple(reader.problems), tuple(reader.files))
+
+
+class _Unreadable(Exception):
+    """Why a configuration file is not read, with the problem code and fix to report."""
+
+    def __init__(self, reason: str, code: str, fix: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.fix = fix
+
+
+def read_config(path: Path) -> str:
+    """A configuration file's text, read as keepalived reads one: regular files only.
+
+    keepalived skips directories, devices, FIFOs and executable files with a warning
+    (lib/parser.c check_glob_file); reading ``/dev/zero`` or a FIFO would never end. Bytes
+    that are not UTF-8 are kept (surrogateescape), since keepalived reads bytes.
+    """
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise _Unreadable(
+            f"cannot read it: {err.strerror}", "include-missing", "check the path"
+        ) from None
+    if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o111:
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else (
+            "executable" if stat.S_ISREG(info.st_mode) else "not a regular file"
+        )  # fmt: skip
+        raise _Unreadable(
+            f"is {kind}; keepalived reads only regular, non-executable files and skips it",
+            "include-not-regular",
+            "include regular files only (chmod -x a config file)",
+        )
+    if info.st_size > MAX_FILE_BYTES:
+        raise _Unreadable(
+            f"is {info.st_size} bytes; lint reads configuration files up to "
+            f"{MAX_FILE_BYTES // 2**20} MiB",
+            "file-too-large",
+            "include the configuration, not data",
+        )
+    try:
+        return path.read_bytes().decode(errors="surrogateescape")
+    except OSError as err:
+        raise _Unreadable(
+            f"cannot read it: {err.strerror}", "include-unreadable", "check its permissions"
+        ) from None
 
 
 def parse_file(path: str | os.PathLike[str], *, config_id: str | None = None) -> ConfigTree:
     """Parse a file and its includes; raise ConfigSyntaxError if the file cannot be read."""
     name = os.fspath(path)
     try:
-        text = Path(name).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        text = read_config(Path(name))
+    except _Unreadable as err:
         raise ConfigSyntaxError(
-            [Problem(Location(name), f"cannot read configuration: {reason}", code="unreadable")]
-        ) from err
+            [Problem(Location(name), f"cannot read configuration: {err}", err.fix, code=err.code)]
+        ) from None
     return parse_text(text, name, Path(name).parent, config_id=config_id)

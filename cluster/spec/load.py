@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import difflib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ def read_spec(text: str, filename: str = "<spec>") -> tuple[model.ClusterSpec, l
     try:
         spec = model.ClusterSpec.model_validate(data)
     except pydantic.ValidationError as err:
-        raise SpecError([_problem_from(e, locate) for e in _dedup(err.errors())]) from None
+        raise SpecError(validation_problems(err, locate)) from None
     problems = validate_spec(spec, locate)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -154,6 +154,17 @@ def _yaml_problem(err: YAMLError, text: str, filename: str) -> Problem:
     )
 
 
+def validation_problems(
+    err: pydantic.ValidationError, locate: Callable[[Sequence[PathItem]], Location]
+) -> list[Problem]:
+    """pydantic's complaints about a spec, in our words, each at the line ``locate`` gives.
+
+    The one translation of pydantic's text: the loader and ``cluster import`` both use it, so
+    no message of pydantic's own reaches an operator.
+    """
+    return [_problem_from(error, locate) for error in _dedup(err.errors())]
+
+
 def _dedup(errors: list[Any]) -> list[Any]:
     """pydantic reports a union's failure once per member; one line per place is enough."""
     seen: set[tuple[Any, ...]] = set()
@@ -179,7 +190,15 @@ def _yaml_path(error: Any) -> list[PathItem]:
     return path
 
 
-def _problem_from(error: Any, locate: SpecLocator) -> Problem:
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
+def _problem_from(error: Any, locate: Callable[[Sequence[PathItem]], Location]) -> Problem:
     path = _yaml_path(error)
     where = _dotted(path)
     kind, ctx = error["type"], error.get("ctx", {})
@@ -211,10 +230,24 @@ def _problem_from(error: Any, locate: SpecLocator) -> Problem:
     elif kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
         shape = "a list" if kind == "list_type" else "a mapping of keys to values"
         message, fix = f"expected {shape}, got {type(given).__name__}", f"write {shape} here"
+    elif kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        message = f"{given!r} is out of range: it must be {words} {ctx.get(key)}"
+        fix = f"use a value {words} {ctx.get(key)}"
+    elif kind in ("too_short", "string_too_short"):
+        what = "item" if kind == "too_short" else "character"
+        message = f"needs at least {ctx.get('min_length')} {what}(s)"
+        fix = "add it"
+    elif kind in ("too_long", "string_too_long"):
+        what = "items" if kind == "too_long" else "characters"
+        message = f"{given!r} has more than {ctx.get('max_length')} {what}"
+        fix = f"shorten it to {ctx.get('max_length')} {what}"
+    elif kind in ("bool_parsing", "bool_type"):
+        message, fix = f"{given!r} is not true or false", "write true or false"
     elif kind == "value_error":
         message, fix = str(ctx.get("error", error["msg"])), ""
     else:
-        message, fix = error["msg"][0].lower() + error["msg"][1:], ""
+        message, fix = f"{given!r} is not accepted here", "see the seed spec for what goes here"
     label = f"{where}: " if where else ""
     return Problem(locate(path), label + message, fix=fix, code=f"spec-{kind}".replace("_", "-"))
 

@@ -117,13 +117,22 @@ class Interface(Model):
     addresses: list[IPInterface] = []
 
 
+InitialState = Literal["MASTER", "BACKUP"]
+
+
 class Director(Model):
-    """One load balancer. Its ``priority`` decides which director is VRRP master."""
+    """One load balancer. Its ``priority`` decides which director is VRRP master.
+
+    ``states`` pins the state a VRRP instance starts in on this director (keepalived's
+    ``state``), by instance name; without it the master starts MASTER and the others BACKUP.
+    An imported config keeps what its author wrote, such as BACKUP on both directors.
+    """
 
     name: Name
     router_id: Name
     priority: Annotated[int, Field(ge=1, le=255)]
     interfaces: list[Interface]
+    states: dict[Name, InitialState] = {}
 
     def interface(self, name: str) -> Interface | None:
         return next((i for i in self.interfaces if i.name == name), None)
@@ -163,8 +172,24 @@ class TrackScript(Model):
     weight: Annotated[int, Field(ge=-253, le=253)] = 0
 
 
+class VipOptions(Model):
+    """How keepalived adds one VIP: the device (default: the instance's interface), the
+    ``ip addr`` label (15 characters at most), scope and broadcast address."""
+
+    dev: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,15}$")] | None = None
+    label: Annotated[str, Field(max_length=15)] | None = None
+    scope: str | None = None
+    brd: str | None = None
+
+
 class VrrpInstance(Model):
-    """One VRRP router: a set of virtual addresses that moves between the directors."""
+    """One VRRP router: a set of virtual addresses that moves between the directors.
+
+    ``track_interface_weights`` and ``track_script_weights`` give a tracked link or script a
+    weight (a failure lowers the priority by it instead of faulting the instance);
+    ``vip_options`` holds a VIP's dev/label/scope/brd, by the VIP as written in
+    ``virtual_ipaddresses``.
+    """
 
     name: Name
     interface: str
@@ -177,6 +202,9 @@ class VrrpInstance(Model):
     track_scripts: list[Name] = []
     nopreempt: bool = False
     notify: Notify = Notify()
+    track_interface_weights: dict[str, Annotated[int, Field(ge=-253, le=253)]] = {}
+    track_script_weights: dict[Name, Annotated[int, Field(ge=-253, le=253)]] = {}
+    vip_options: dict[str, VipOptions] = {}
 
 
 class SyncGroup(Model):
@@ -199,11 +227,30 @@ class SyncDaemon(Model):
     id: Annotated[int, Field(ge=0, le=255)] | None = None
 
 
+class Garp(Model):
+    """Gratuitous ARP/NA timing (keepalived's ``vrrp_garp_*`` and ``vrrp_gna_interval`` in
+    global_defs): how a new master tells the segment where the VIPs are now."""
+
+    master_delay: Annotated[int, Field(ge=0)] | None = None
+    master_repeat: Annotated[int, Field(ge=1)] | None = None
+    master_refresh: Annotated[int, Field(ge=0)] | None = None
+    master_refresh_repeat: Annotated[int, Field(ge=1)] | None = None
+    lower_prio_delay: Annotated[int, Field(ge=0)] | None = None
+    lower_prio_repeat: Annotated[int, Field(ge=0)] | None = None
+    interval: Annotated[Seconds, Field(gt=0)] | None = None
+    gna_interval: Annotated[Seconds, Field(gt=0)] | None = None
+
+
 class Vrrp(Model):
+    """The VRRP side of the cluster. ``strict`` is keepalived's ``vrrp_strict``: RFC
+    compliance, which among other things makes keepalived ignore ``authentication``."""
+
     scripts: list[TrackScript] = []
     instances: list[VrrpInstance] = []
     sync_groups: list[SyncGroup] = []
     sync_daemon: SyncDaemon | None = None
+    strict: bool = False
+    garp: Garp | None = None
 
 
 class Url(Model):
@@ -270,6 +317,13 @@ class Persistence(Model):
     netmask: IPAddress | None = None
 
 
+class SorryServer(Model):
+    """Where keepalived sends clients when every real server is down."""
+
+    address: IPAddress
+    port: Port | None = None
+
+
 class VirtualService(Model):
     """An IPVS virtual service: VIP:port (or a firewall mark) and the real servers behind it."""
 
@@ -286,6 +340,7 @@ class VirtualService(Model):
     virtualhost: str | None = None
     delay_loop: Annotated[Seconds, Field(gt=0)] = 60
     real_servers: list[RealServer] = []
+    sorry_server: SorryServer | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -118,16 +118,21 @@ def _vips_on_subnet(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
 
 
 def _router_ids_per_segment(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
-    """Two VRRP routers with one virtual_router_id on one segment fight over one MAC address."""
-    seen: dict[tuple[str, int], str] = {}
+    """Two VRRP routers with one virtual_router_id on one segment fight over one MAC address.
+
+    IPv4 and IPv6 routers are apart (VRRP's MAC addresses differ per family, and keepalived
+    counts ids per address family), so they may share an id.
+    """
+    seen: dict[tuple[str, int, int], str] = {}
     for i, instance in enumerate(spec.vrrp.instances):
         segments = {
             iface.segment
             for d in spec.directors
             if (iface := d.interface(instance.interface)) is not None
         }
+        family = instance.virtual_ipaddresses[0].version
         for segment in sorted(segments):
-            key = (segment, instance.virtual_router_id)
+            key = (segment, instance.virtual_router_id, family)
             if key in seen and seen[key] != instance.name:
                 yield Problem(
                     locate(["vrrp", "instances", i, "virtual_router_id"]),
