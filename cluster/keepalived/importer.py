@@ -29,7 +29,7 @@ article's ``virtual_server`` swallowed by an unclosed block) is not imported eit
 >>> spec.directors[0].priority, spec.virtual_services[0].scheduler
 (150, 'wrr')
 >>> [f"{w.location} {w.severity}" for w in warnings]
-['lb1.conf:10 warning']
+['lb1.conf:2 warning', 'lb1.conf:10 warning']
 """
 
 from __future__ import annotations
