@@ -97,6 +97,14 @@ def load_test(
     done = lab.run(client, *ab, url, timeout=600).check()
     wall = time.monotonic() - started
     after = reading()
+    split = {rs: after[rs] - before.get(rs, 0) for rs in sorted(after)}
+    result = parse_ab(done.stdout)
+    if sum(split.values()) < result["complete"]:
+        raise LabError(
+            f"IPVS on {director} counted {sum(split.values())} connections for "
+            f"{result['complete']} requests: the VIP moved during the run (an election after "
+            "keepalived started?); run again once `cluster lab state` shows the master"
+        )
     return {
         "benchmark": "load",
         "url": url,
@@ -105,8 +113,8 @@ def load_test(
         "requests": requests,
         "concurrency": concurrency,
         "wall_s": round(wall, 3),
-        **parse_ab(done.stdout),
-        "split": {rs: after[rs] - before.get(rs, 0) for rs in sorted(after)},
+        **result,
+        "split": split,
     }
 
 
