@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vector_registers.h"
+
 #define YIELDS 64 /* sched_yield calls per round, between loading and storing */
 
 static volatile sig_atomic_t alarms;
@@ -48,62 +50,26 @@ struct task {
 	"syscall\n\t"                                                                      \
 	"dec %%r12d\n\t"                                                                   \
 	"jnz 1b\n\t"
-#define XMM_CLOBBERS                                                                       \
-	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
-	    "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#define ROUND_OPERANDS                                                                     \
+	: [in] "r"(t->in), [out] "r"(t->out), [nr] "i"(SYS_sched_yield), [n] "i"(YIELDS),     \
+	  [clobber] "r"(clobber)
 
 __attribute__((target("avx512f"))) static void round_zmm(struct task *t)
 {
-	asm volatile(
-#define L(n) "vmovdqu64 " #n "*64(%[in]), %%zmm" #n "\n\t"
-	    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
-	    L(16) L(17) L(18) L(19) L(20) L(21) L(22) L(23) L(24) L(25) L(26) L(27) L(28) L(29)
-	    L(30) L(31)
-#undef L
-	    YIELD_LOOP
-#define S(n) "vmovdqu64 %%zmm" #n ", " #n "*64(%[out])\n\t"
-	    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11) S(12) S(13) S(14) S(15)
-	    S(16) S(17) S(18) S(19) S(20) S(21) S(22) S(23) S(24) S(25) S(26) S(27) S(28) S(29)
-	    S(30) S(31)
-#undef S
-	    :
-	    : [in] "r"(t->in), [out] "r"(t->out), [nr] "i"(SYS_sched_yield), [n] "i"(YIELDS),
-	      [clobber] "r"(clobber)
-	    : "rax", "rcx", "r11", "r12", "memory", XMM_CLOBBERS, "xmm16", "xmm17", "xmm18",
-	      "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
-	      "xmm28", "xmm29", "xmm30", "xmm31");
+	asm volatile(ZMM_LOADS YIELD_LOOP ZMM_STORES : ROUND_OPERANDS
+		     : "rax", "rcx", "r11", "r12", "memory", ZMM_CLOBBERS);
 }
 
 __attribute__((target("avx"))) static void round_ymm(struct task *t)
 {
-	asm volatile(
-#define L(n) "vmovdqu " #n "*64(%[in]), %%ymm" #n "\n\t"
-	    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
-#undef L
-	    YIELD_LOOP
-#define S(n) "vmovdqu %%ymm" #n ", " #n "*64(%[out])\n\t"
-	    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11) S(12) S(13) S(14) S(15)
-#undef S
-	    :
-	    : [in] "r"(t->in), [out] "r"(t->out), [nr] "i"(SYS_sched_yield), [n] "i"(YIELDS),
-	      [clobber] "r"(clobber)
-	    : "rax", "rcx", "r11", "r12", "memory", XMM_CLOBBERS);
+	asm volatile(YMM_LOADS YIELD_LOOP YMM_STORES : ROUND_OPERANDS
+		     : "rax", "rcx", "r11", "r12", "memory", XMM_CLOBBERS);
 }
 
 static void round_xmm(struct task *t)
 {
-	asm volatile(
-#define L(n) "movdqu " #n "*64(%[in]), %%xmm" #n "\n\t"
-	    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
-#undef L
-	    YIELD_LOOP
-#define S(n) "movdqu %%xmm" #n ", " #n "*64(%[out])\n\t"
-	    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11) S(12) S(13) S(14) S(15)
-#undef S
-	    :
-	    : [in] "r"(t->in), [out] "r"(t->out), [nr] "i"(SYS_sched_yield), [n] "i"(YIELDS),
-	      [clobber] "r"(clobber)
-	    : "rax", "rcx", "r11", "r12", "memory", XMM_CLOBBERS);
+	asm volatile(XMM_LOADS YIELD_LOOP XMM_STORES : ROUND_OPERANDS
+		     : "rax", "rcx", "r11", "r12", "memory", XMM_CLOBBERS);
 }
 
 static void *run(void *arg)

@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vector_registers.h"
+
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
 #endif
@@ -41,63 +43,26 @@ static uint8_t after[32][64] __attribute__((aligned(64)));
 /* Load, stop with a raw kill(2) (no library code touches a register), store. */
 #define STOP_SELF "mov %[nr], %%eax\n\tmov %[pid], %%edi\n\tmov %[sig], %%esi\n\tsyscall\n\t"
 
+#define STOP_OPERANDS                                                                      \
+	: [in] "r"(before), [out] "r"(after), [nr] "i"(SYS_kill), [pid] "r"(pid),           \
+	  [sig] "i"(SIGSTOP)
+
 __attribute__((target("avx512f"))) static void stop_with_zmm(int pid)
 {
-	asm volatile(
-#define L(n) "vmovdqu64 " #n "*64(%[in]), %%zmm" #n "\n\t"
-	    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
-	    L(16) L(17) L(18) L(19) L(20) L(21) L(22) L(23) L(24) L(25) L(26) L(27) L(28) L(29)
-	    L(30) L(31)
-#undef L
-	    STOP_SELF
-#define S(n) "vmovdqu64 %%zmm" #n ", " #n "*64(%[out])\n\t"
-	    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11) S(12) S(13) S(14) S(15)
-	    S(16) S(17) S(18) S(19) S(20) S(21) S(22) S(23) S(24) S(25) S(26) S(27) S(28) S(29)
-	    S(30) S(31)
-#undef S
-	    :
-	    : [in] "r"(before), [out] "r"(after), [nr] "i"(SYS_kill), [pid] "r"(pid),
-	      [sig] "i"(SIGSTOP)
-	    : "rax", "rdi", "rsi", "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-	      "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-	      "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
-	      "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+	asm volatile(ZMM_LOADS STOP_SELF ZMM_STORES : STOP_OPERANDS
+		     : "rax", "rdi", "rsi", "rcx", "r11", "memory", ZMM_CLOBBERS);
 }
 
 __attribute__((target("avx"))) static void stop_with_ymm(int pid)
 {
-	asm volatile(
-#define L(n) "vmovdqu " #n "*64(%[in]), %%ymm" #n "\n\t"
-	    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
-#undef L
-	    STOP_SELF
-#define S(n) "vmovdqu %%ymm" #n ", " #n "*64(%[out])\n\t"
-	    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11) S(12) S(13) S(14) S(15)
-#undef S
-	    :
-	    : [in] "r"(before), [out] "r"(after), [nr] "i"(SYS_kill), [pid] "r"(pid),
-	      [sig] "i"(SIGSTOP)
-	    : "rax", "rdi", "rsi", "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-	      "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-	      "xmm15");
+	asm volatile(YMM_LOADS STOP_SELF YMM_STORES : STOP_OPERANDS
+		     : "rax", "rdi", "rsi", "rcx", "r11", "memory", XMM_CLOBBERS);
 }
 
 static void stop_with_xmm(int pid)
 {
-	asm volatile(
-#define L(n) "movdqu " #n "*64(%[in]), %%xmm" #n "\n\t"
-	    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
-#undef L
-	    STOP_SELF
-#define S(n) "movdqu %%xmm" #n ", " #n "*64(%[out])\n\t"
-	    S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11) S(12) S(13) S(14) S(15)
-#undef S
-	    :
-	    : [in] "r"(before), [out] "r"(after), [nr] "i"(SYS_kill), [pid] "r"(pid),
-	      [sig] "i"(SIGSTOP)
-	    : "rax", "rdi", "rsi", "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-	      "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-	      "xmm15");
+	asm volatile(XMM_LOADS STOP_SELF XMM_STORES : STOP_OPERANDS
+		     : "rax", "rdi", "rsi", "rcx", "r11", "memory", XMM_CLOBBERS);
 }
 
 static int child(void)
