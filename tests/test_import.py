@@ -270,3 +270,45 @@ def test_import_errors_are_in_our_words(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert err.startswith(f"{conf}:1: error: cannot import: vrrp.instances[0].virtual_ipaddresses")
     assert "pydantic" not in err and "List should" not in err and "(fix: " in err
+
+
+def _unicast_conf(router_id: str, priority: int, source: str | None, peer: str) -> str:
+    src = f"  unicast_src_ip {source}\n" if source else ""
+    return (
+        f"global_defs {{\n  router_id {router_id}\n}}\n"
+        f"vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n"
+        f"  priority {priority}\n{src}  unicast_peer {{\n    {peer}\n  }}\n"
+        "  virtual_ipaddress {\n    10.0.0.10/24\n  }\n}\n"
+    )
+
+
+def test_import_keeps_a_unicast_pair(root_with_keepalived: None) -> None:
+    """Each file lists the other director; the spec holds both, and render gives each file
+    back its own peer and source address, which keepalived -t accepts."""
+    texts = [_unicast_conf("lb1", 150, "10.0.0.1", "10.0.0.2"),
+             _unicast_conf("lb2", 100, "10.0.0.2", "10.0.0.1")]  # fmt: skip
+    trees = [parse_text(text, f"lb{n}.conf") for n, text in enumerate(texts, 1)]
+    spec, warnings = import_keepalived_confs(trees)
+    assert [str(p) for p in spec.vrrp.instances[0].unicast_peers] == ["10.0.0.2", "10.0.0.1"]
+    assert [str(d.unicast_src_ips["VI_1"]) for d in spec.directors] == ["10.0.0.1", "10.0.0.2"]
+    assert not [w for w in warnings if w.code == "import-unicast"]
+    for director, text in zip(spec.directors, texts, strict=True):
+        rendered = render_keepalived_conf(spec, director.name)
+        peer = text.split("unicast_peer {\n")[1].split("\n")[0]
+        assert f"  unicast_peer {{\n{peer}\n  }}" in rendered
+        result = check_config(rendered, ["eth0"])
+        assert (result.exit_code, result.output) == (0, "")
+
+
+def test_import_reports_unicast_peers_it_cannot_give_back() -> None:
+    """Without unicast_src_ip the spec does not know which peer is a director's own."""
+    trees = [parse_text(_unicast_conf("lb1", 150, None, "10.0.0.2"), "lb1.conf"),
+             parse_text(_unicast_conf("lb2", 100, None, "10.0.0.1"), "lb2.conf")]  # fmt: skip
+    _, warnings = import_keepalived_confs(trees)
+    reported = [f"{w.location}: {w.message}" for w in warnings if w.code == "import-unicast"]
+    assert reported == [
+        "lb1.conf:8: VI_1's unicast peers here are ['10.0.0.2'], but from the spec render "
+        "writes ['10.0.0.2', '10.0.0.1'] for director01",
+        "lb2.conf:8: VI_1's unicast peers here are ['10.0.0.1'], but from the spec render "
+        "writes ['10.0.0.2', '10.0.0.1'] for director02",
+    ]

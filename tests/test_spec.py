@@ -199,3 +199,91 @@ def test_seed_round_trips_through_yaml_dump() -> None:
     spec = load_seed_spec()
     again, _ = read_spec(dump_spec(spec), "dumped.yaml")
     assert again == spec
+
+
+UNICAST = (
+    "      track_interfaces: [eth1]   # its own link is watched anyway\n",
+    "      track_interfaces: [eth1]   # its own link is watched anyway\n"
+    "      unicast_peers: [192.168.0.204, 192.168.0.176]\n",
+)
+
+
+def test_unicast_peers_leave_out_each_directors_own_address() -> None:
+    spec, warnings = read_spec(seed_with(*UNICAST), "spec.yaml")
+    external = spec.vrrp.instances[0]
+    assert [str(p) for p in external.peers_of(spec.directors[0])] == ["192.168.0.176"]
+    assert [str(p) for p in external.peers_of(spec.directors[1])] == ["192.168.0.204"]
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "blamed", "expected"),
+    [
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204, 192.168.0.176, 192.168.0.176]",
+            "unicast_peers:",
+            "unicast peer 192.168.0.176 is listed twice",
+        ),
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204, 192.168.0.176, 2001:db8::1]",
+            "unicast_peers:",
+            "2001:db8::1 is not IPv4 like VI_EXTERNAL's VIPs; keepalived skips it",
+        ),
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204]",
+            "unicast_peers:",
+            "every unicast peer of VI_EXTERNAL is director01's own address",
+        ),
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204, 192.168.0.99]",
+            "unicast_peers:",
+            "none of director02's addresses on eth0 is a unicast peer of VI_EXTERNAL, so no "
+            "other director sends it adverts and both become master (fix: add director02's "
+            "address (192.168.0.176))",
+        ),
+        (
+            "    priority: 50\n",
+            "    priority: 50\n    unicast_src_ips: {VI_EXTERNAL: 192.168.0.99}\n",
+            "unicast_src_ips:",
+            "director02 has no address 192.168.0.99 on eth0 to send VI_EXTERNAL's adverts from "
+            "(fix: use one of 192.168.0.176)",
+        ),
+        (
+            "    priority: 50\n",
+            "    priority: 50\n    unicast_src_ips: {VI_NOPE: 192.168.0.176}\n",
+            "unicast_src_ips:",
+            "director02's unicast_src_ips names unknown instance 'VI_NOPE'",
+        ),
+        (
+            "    priority: 50\n",
+            "    priority: 50\n    states: {VI_NOPE: MASTER}\n",
+            "states:",
+            "director02's states names unknown instance 'VI_NOPE'",
+        ),
+        (
+            "vrrp:\n",
+            "vrrp:\n  strict: true\n",
+            "unicast_peers:",
+            "VI_EXTERNAL has unicast_peers, which keepalived refuses in strict mode",
+        ),
+    ],
+)
+def test_unicast_mistakes_name_their_line(old: str, new: str, blamed: str, expected: str) -> None:
+    text = seed_with(*UNICAST).replace(old, new, 1)
+    problems = errors_of(text)
+    assert [p for p in problems if expected in p and p.startswith(
+        f"spec.yaml:{line_of(text, blamed)}: error: ")], problems  # fmt: skip
+
+
+def test_an_unused_unicast_source_is_a_warning() -> None:
+    text = seed_with("    priority: 50\n", "    priority: 50\n    unicast_src_ips: {VI_EXTERNAL: "
+                     "192.168.0.176}\n")  # fmt: skip
+    _, warnings = read_spec(text, "spec.yaml")
+    assert [(w.location.line, w.severity) for w in warnings] == [
+        (line_of(text, "unicast_src_ips"), "warning")
+    ]
+    assert "VI_EXTERNAL has no unicast_peers, so it sends multicast adverts" in warnings[0].message

@@ -269,7 +269,8 @@ def _input(spec: ClusterSpec, director: Director, sides: Sides) -> Iterator[Rule
 
 
 def _vrrp(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
-    """Adverts to the VRRP group on each instance's link, from the peers on that segment only.
+    """Adverts to the VRRP group on each instance's link, from the peers on that segment only
+    (or, for an instance with unicast peers, from those peers to this director).
 
     Any host on the segment can send an advert with a higher priority and take the VIPs; the
     source address is what the firewall can check. VRRPv3 over IPv6 sends from link-local
@@ -279,6 +280,17 @@ def _vrrp(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
     for instance in spec.vrrp.instances:
         mine = director.interface(instance.interface)
         if mine is None:
+            continue
+        if instance.unicast_peers:
+            # Unicast adverts come from the peers this director sends to, addressed to it.
+            yield from per_family(
+                Rule(
+                    f"VRRP {instance.name} from its unicast peers",
+                    iif=(mine.name,),
+                    saddr=tuple(_host(p) for p in instance.peers_of(director)),
+                    protocol="vrrp",
+                )
+            )
             continue
         peers = _peer_addresses(spec, director, mine.segment)
         for family in FAMILIES:

@@ -2,8 +2,8 @@
 
 An operator who already runs a director pair gives one file per director: the first file
 supplies the VRRP instances, sync groups and virtual servers, and every file supplies its
-director's router_id, interfaces, priority and the state each instance starts in. What the
-spec cannot express yet (other checkers, virtual_server_group, unicast peers, ...) is left out
+director's router_id, interfaces, priority, the state each instance starts in and its
+unicast source address. What the spec cannot express yet (other checkers, ...) is left out
 and reported as a warning at its file:line, so nothing disappears silently.
 
 A config with values keepalived itself refuses is not imported: the errors lint finds there
@@ -67,6 +67,8 @@ INSTANCE_KEYS = {
     "authentication",
     "virtual_ipaddress",
     "track_interface",
+    "unicast_peer",
+    "unicast_src_ip",
     *NOTIFY,
 }
 GARP = {
@@ -132,13 +134,16 @@ class _Importer:
                 return location
         return self.origin[()]
 
-    def skip(self, node: Node, why: str = "is not in the cluster spec model yet") -> bool:
-        """Report a line the spec leaves out; False, so that it can end a filter."""
+    def skip(
+        self, node: Node, why: str = "is not in the cluster spec model yet", what: str = "left out"
+    ) -> bool:
+        """Report a line the spec leaves out (or ``what`` it does with it); False, so that it
+        can end a filter."""
         words = " ".join([node.keyword, *node.args])
         self.warnings.append(
             Problem(
                 node.location,
-                f"{words} {why}; left out",
+                f"{words} {why}; {what}",
                 fix="add it to the spec by hand if you need it",
                 severity="warning",
                 code="import-skipped",
@@ -204,7 +209,58 @@ class _Importer:
                 instance.arg(0): "MASTER" if _value(instance, "state") == "MASTER" else "BACKUP"
                 for instance in instances
             },
+            "unicast_src_ips": self.unicast_sources(instances),
         }
+
+    def unicast_sources(self, instances: tuple[Node, ...]) -> dict[str, str]:
+        """Each instance's unicast_src_ip, where it has unicast peers to send to."""
+        sources = {}
+        for instance in instances:
+            if (node := instance.find("unicast_src_ip")) is None:
+                continue
+            if _entries(instance, "unicast_peer"):
+                sources[instance.arg(0)] = node.arg(0)
+            else:
+                self.skip(node, "has no unicast_peer to send to, so keepalived uses multicast")
+        return sources
+
+    def unicast_peers(self, trees: Sequence[ConfigTree], instances: list[dict[str, Any]]) -> None:
+        """Every director's unicast peers of an instance, in one list: each file lists the
+        others, and render leaves out a director's own addresses."""
+        for instance in instances:
+            for tree in trees:
+                for node in tree.find_all("vrrp_instance"):
+                    if node.arg(0) != instance["name"]:
+                        continue
+                    for entry in _entries(node, "unicast_peer"):
+                        if entry.args:
+                            self.skip(entry, "has ttl options the spec has no model for",
+                                      "the peer is kept without them")  # fmt: skip
+                        if entry.keyword not in instance.setdefault("unicast_peers", []):
+                            instance["unicast_peers"].append(entry.keyword)
+
+    def check_unicast(self, trees: Sequence[ConfigTree], spec: ClusterSpec) -> None:
+        """Report each file whose rendered unicast_peer list would not be the one it has."""
+        for tree, director in zip(trees, spec.directors, strict=True):
+            for instance in spec.vrrp.instances:
+                node = next((n for n in tree.find_all("vrrp_instance")
+                             if n.arg(0) == instance.name), None)  # fmt: skip
+                block = node.find("unicast_peer") if node is not None else None
+                written = [e.keyword for e in _entries(node, "unicast_peer")] if node else []
+                rendered = [str(peer) for peer in instance.peers_of(director)]
+                if instance.unicast_peers and sorted(rendered) != sorted(written):
+                    self.warnings.append(
+                        Problem(
+                            (block or node or tree.nodes[0]).location,
+                            f"{instance.name}'s unicast peers here are {written or 'none'}, "
+                            f"but from the spec render writes {rendered or 'none'} for "
+                            f"{director.name}",
+                            "give the director its addresses on the link in the spec "
+                            "(interfaces[].addresses), or its unicast_src_ips",
+                            "warning",
+                            "import-unicast",
+                        )
+                    )
 
     def globals_(self, node: Node | None, vrrp: dict[str, Any]) -> None:
         """global_defs settings the spec holds go into ``vrrp``; the rest are reported."""
@@ -460,6 +516,7 @@ def import_keepalived_confs(
     if (notification := importer.notification(first.find("global_defs"))) is not None:
         data["notification"] = notification
     importer.globals_(first.find("global_defs"), data["vrrp"])
+    importer.unicast_peers(trees, data["vrrp"]["instances"])
     _name_services_apart(data["virtual_services"])
     try:
         spec = ClusterSpec.model_validate(data)
@@ -474,6 +531,7 @@ def import_keepalived_confs(
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise SpecError(errors)
+    importer.check_unicast(trees, spec)
     return spec, sorted(importer.warnings + problems, key=lambda p: p.location)
 
 

@@ -175,6 +175,10 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         block.list_block(
             "track_script", _weighted(instance.track_scripts, instance.track_script_weights)
         )
+    if instance.unicast_peers:
+        if (source := director.unicast_src_ips.get(instance.name)) is not None:
+            block.add("unicast_src_ip", source)
+        block.list_block("unicast_peer", instance.peers_of(director))
     block.list_block(
         "virtual_ipaddress", [_vip(instance, vip) for vip in instance.virtual_ipaddresses]
     )

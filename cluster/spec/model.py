@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -126,6 +127,11 @@ class Director(Model):
     ``states`` pins the state a VRRP instance starts in on this director (keepalived's
     ``state``), by instance name; without it the master starts MASTER and the others BACKUP.
     An imported config keeps what its author wrote, such as BACKUP on both directors.
+
+    ``unicast_src_ips`` is, by instance name, the address this director sends unicast
+    adverts from (keepalived's ``unicast_src_ip``); without one keepalived uses the primary
+    address of the instance's interface. It matters only for instances with
+    ``unicast_peers``.
     """
 
     name: Name
@@ -133,9 +139,18 @@ class Director(Model):
     priority: Annotated[int, Field(ge=1, le=255)]
     interfaces: list[Interface]
     states: dict[Name, InitialState] = {}
+    unicast_src_ips: dict[Name, IPAddress] = {}
 
     def interface(self, name: str) -> Interface | None:
         return next((i for i in self.interfaces if i.name == name), None)
+
+    def own_addresses(self, instance: VrrpInstance) -> set[IPv4Address | IPv6Address]:
+        """The addresses that are this director's on ``instance``'s link: the ones on its
+        interface, and the unicast source address it sends the instance's adverts from."""
+        interface = self.interface(instance.interface)
+        own = {address.ip for address in interface.addresses} if interface else set()
+        source = self.unicast_src_ips.get(instance.name)
+        return own | ({source} if source is not None else set())
 
 
 class Auth(Model):
@@ -189,6 +204,11 @@ class VrrpInstance(Model):
     weight (a failure lowers the priority by it instead of faulting the instance);
     ``vip_options`` holds a VIP's dev/label/scope/brd, by the VIP as written in
     ``virtual_ipaddresses``.
+
+    ``unicast_peers`` switches the instance from multicast adverts to unicast, for networks
+    that do not carry multicast (clouds, some switches): it lists the addresses of *all* the
+    routers of this instance, and each director sends its adverts to the ones that are not
+    its own (:meth:`peers_of`), so that one list serves both directors' files.
     """
 
     name: Name
@@ -205,6 +225,12 @@ class VrrpInstance(Model):
     track_interface_weights: dict[str, Annotated[int, Field(ge=-253, le=253)]] = {}
     track_script_weights: dict[Name, Annotated[int, Field(ge=-253, le=253)]] = {}
     vip_options: dict[str, VipOptions] = {}
+    unicast_peers: list[IPAddress] = []
+
+    def peers_of(self, director: Director) -> list[IPv4Address | IPv6Address]:
+        """The unicast peers ``director`` sends its adverts to: all but its own addresses."""
+        own = director.own_addresses(self)
+        return [peer for peer in self.unicast_peers if peer not in own]
 
 
 class SyncGroup(Model):

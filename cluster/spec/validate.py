@@ -313,6 +313,106 @@ def _notification(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
         )
 
 
+def _director_instances(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """A director's per-instance settings must name instances that exist."""
+    known = sorted(instance.name for instance in spec.vrrp.instances)
+    for d, director in enumerate(spec.directors):
+        for key, names in (("states", director.states), ("unicast_src_ips",
+                           director.unicast_src_ips)):  # fmt: skip
+            for name in names:
+                if name not in known:
+                    yield Problem(
+                        locate(["directors", d, key, name]),
+                        f"{director.name}'s {key} names unknown instance {name!r}",
+                        fix=f"use one of {', '.join(known) or '(none defined)'}",
+                    )
+
+
+def _unicast(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """Unicast adverts reach only the listed peers, so every director must be one of them.
+
+    keepalived refuses unicast in strict mode, and skips a peer or source address of the
+    other address family than the instance's VIPs.
+    """
+    for i, instance in enumerate(spec.vrrp.instances):
+        here = ["vrrp", "instances", i]
+        family = instance.virtual_ipaddresses[0].version
+        sources = [
+            (["directors", d, "unicast_src_ips", instance.name], address)
+            for d, director in enumerate(spec.directors)
+            if (address := director.unicast_src_ips.get(instance.name)) is not None
+        ]
+        for path, address in [
+            *((["unicast_peers", p], peer) for p, peer in enumerate(instance.unicast_peers)),
+            *sources,
+        ]:
+            if address.version != family:
+                yield Problem(
+                    locate(path if path[0] == "directors" else [*here, *path]),
+                    f"{address} is not IPv{family} like {instance.name}'s VIPs; keepalived "
+                    "skips it",
+                    fix=f"use the director's IPv{family} address on {instance.interface}",
+                )
+        for p, peer in enumerate(instance.unicast_peers):
+            if instance.unicast_peers.index(peer) != p:
+                yield Problem(
+                    locate([*here, "unicast_peers", p]),
+                    f"unicast peer {peer} is listed twice",
+                    fix="list each director's address once",
+                )
+        if not instance.unicast_peers:
+            for path, address in sources:
+                yield Problem(
+                    locate(path),
+                    f"{instance.name} has no unicast_peers, so it sends multicast adverts and "
+                    f"the unicast source {address} is not used",
+                    severity="warning",
+                    fix="add the directors' addresses to the instance's unicast_peers, or "
+                    "delete this line",
+                )
+            continue
+        if spec.vrrp.strict:
+            yield Problem(
+                locate([*here, "unicast_peers"]),
+                f"{instance.name} has unicast_peers, which keepalived refuses in strict mode "
+                "(vrrp.strict)",
+                fix="drop vrrp.strict, or use multicast (no unicast_peers)",
+            )
+        for d in range(len(spec.directors)):
+            yield from _unicast_director(spec, locate, i, d)
+
+
+def _unicast_director(spec: ClusterSpec, locate: Locate, i: int, d: int) -> Iterator[Problem]:
+    """One director of a unicast instance: it has someone to send to, sends from an address
+    it has, and is among the peers the others send to."""
+    instance, director = spec.vrrp.instances[i], spec.directors[d]
+    interface = director.interface(instance.interface)
+    addresses = {a.ip for a in interface.addresses} if interface else set()
+    source = director.unicast_src_ips.get(instance.name)
+    if source is not None and addresses and source not in addresses:
+        yield Problem(
+            locate(["directors", d, "unicast_src_ips", instance.name]),
+            f"{director.name} has no address {source} on {instance.interface} to send "
+            f"{instance.name}'s adverts from",
+            fix=f"use one of {', '.join(sorted(map(str, addresses)))}",
+        )
+    if not instance.peers_of(director):
+        yield Problem(
+            locate(["vrrp", "instances", i, "unicast_peers"]),
+            f"every unicast peer of {instance.name} is {director.name}'s own address, so it "
+            "has no one to send adverts to",
+            fix="list the other directors' addresses on the link too",
+        )
+    own = director.own_addresses(instance)
+    if len(spec.directors) > 1 and own and not own & set(instance.unicast_peers):
+        yield Problem(
+            locate(["vrrp", "instances", i, "unicast_peers"]),
+            f"none of {director.name}'s addresses on {instance.interface} is a unicast peer "
+            f"of {instance.name}, so no other director sends it adverts and both become master",
+            fix=f"add {director.name}'s address ({', '.join(sorted(map(str, own)))})",
+        )
+
+
 def _ipv6_vips_need_v3(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
     for i, instance in enumerate(spec.vrrp.instances):
         has_v6 = any(isinstance(v, ipaddress.IPv6Interface) for v in instance.virtual_ipaddresses)
@@ -335,4 +435,6 @@ RULES: tuple[Rule, ...] = (
     _virtual_services,
     _notification,
     _ipv6_vips_need_v3,
+    _director_instances,
+    _unicast,
 )
