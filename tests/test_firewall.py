@@ -109,6 +109,10 @@ def test_services_on_the_vip_and_fwmarks() -> None:
         ("udp", nets("198.51.100.11/32"), 53, None),
         (None, (), None, 7),
         ("tcp", nets("2001:db8:1::10/128"), 443, None),
+        # the group mail: one VIP on 25, a range of two on 587, and a mark
+        ("tcp", nets("198.51.100.10/32"), 25, None),
+        ("tcp", nets("198.51.100.11/32", "198.51.100.12/32"), 587, None),
+        (None, (), None, 9),
     }
 
 

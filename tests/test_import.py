@@ -312,3 +312,36 @@ def test_import_reports_unicast_peers_it_cannot_give_back() -> None:
         "lb2.conf:8: VI_1's unicast peers here are ['10.0.0.1'], but from the spec render "
         "writes ['10.0.0.2', '10.0.0.1'] for director02",
     ]
+
+
+def test_import_keeps_a_virtual_server_group() -> None:
+    conf = """virtual_server_group G {
+  192.0.2.10-12 80
+  2001:db8::a-c 80
+  fwmark 7 inet
+  192.0.2.0/30 80
+}
+virtual_server group G {
+  protocol TCP
+  real_server 10.0.0.1 80 {
+    TCP_CHECK {
+    }
+  }
+}
+"""
+    spec, warnings = import_keepalived_confs([parse_text(conf, "g.conf")])
+    (group,) = spec.virtual_server_groups
+    assert [m.endpoint for m in group.members] == [
+        "192.0.2.10-192.0.2.12:80", "[2001:db8::a]-[2001:db8::c]:80", "FWM 7"]  # fmt: skip
+    assert spec.virtual_services[0].group == "G"
+    assert [(w.location.line, w.message) for w in warnings if w.code == "import-skipped"] == [
+        (4, "fwmark 7 inet names an address family the spec has no model for; the mark is "
+         "kept without it"),
+        (5, "192.0.2.0/30 80 is a prefix or has no port, which the spec has no model for; "
+         "left out"),
+    ]  # fmt: skip
+    rendered = render_keepalived_conf(spec, spec.directors[0].name)
+    assert "virtual_server_group G {\n  192.0.2.10-12 80\n  2001:db8::a-c 80\n  fwmark 7\n}" in (
+        rendered
+    )
+    assert "virtual_server group G {" in rendered

@@ -125,7 +125,7 @@ def test_each_mistake_names_its_line(old: str, new: str, expected: str) -> None:
         (
             "address: 192.168.0.174\n    port: 80\n",
             "fwmark: 80\n",
-            "virtual_services[0]: a check behind a fwmark service has no port to connect to",
+            "virtual_services[0]: a check behind a fwmark or group service has no port to connect",
         ),
     ],
 )
@@ -287,3 +287,58 @@ def test_an_unused_unicast_source_is_a_warning() -> None:
         (line_of(text, "unicast_src_ips"), "warning")
     ]
     assert "VI_EXTERNAL has no unicast_peers, so it sends multicast adverts" in warnings[0].message
+
+
+GROUP = (
+    "virtual_services:\n",
+    "virtual_server_groups:\n"
+    "  - name: web\n"
+    "    members:\n"
+    "      - {address: 192.168.0.174, port: 8080}\n"
+    "      - {fwmark: 3}\n"
+    "virtual_services:\n"
+    "  - name: alt\n"
+    "    group: web\n"
+    "    real_servers: [{address: 192.168.170.25, port: 80, check: {type: TCP_CHECK}}]\n",
+)
+
+
+def test_a_virtual_server_group_loads() -> None:
+    spec, warnings = read_spec(seed_with(*GROUP), "spec.yaml")
+    (alt, *_) = spec.virtual_services
+    assert [m.endpoint for m in spec.members(alt)] == ["192.168.0.174:8080", "FWM 3"]
+    assert alt.endpoint == "group web" and warnings == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "blamed", "expected"),
+    [
+        ("    group: web\n", "    group: wbe\n", "group: wbe",
+         "virtual service alt uses unknown group 'wbe' (fix: define it under "
+         "virtual_server_groups (web))"),
+        ("{address: 192.168.0.174, port: 8080}", "{address: 192.168.0.174, port: 80}",
+         "    port: 80", "TCP 192.168.0.174:80 is already virtual service alt"),
+        ("{address: 192.168.0.174, port: 8080}",
+         "{address: 192.168.0.174, last: 192.168.0.170, port: 8080}", "last: 192.168.0.170",
+         "the range 192.168.0.174 to 192.168.0.170 must rise within the last byte"),
+        ("{fwmark: 3}", "{fwmark: 3, port: 80}", "{fwmark: 3, port: 80}",
+         "a group member is a fwmark alone, or an address and a port"),
+        ("    group: web\n", "    group: web\n    port: 80\n", "- name: alt",
+         "give either address and port, or fwmark, or group"),
+    ],
+)  # fmt: skip
+def test_group_mistakes_name_their_line(old: str, new: str, blamed: str, expected: str) -> None:
+    text = seed_with(*GROUP).replace(old, new, 1)
+    problems = errors_of(text)
+    assert [p for p in problems if expected in p and p.startswith(
+        f"spec.yaml:{line_of(text, blamed)}: error: ")], problems  # fmt: skip
+
+
+def test_an_unused_group_is_a_warning() -> None:
+    text = seed_with(*GROUP).replace("    group: web\n", "    address: 192.168.0.174\n"
+                                     "    port: 8080\n")  # fmt: skip
+    _, warnings = read_spec(text, "spec.yaml")
+    assert [(w.location.line, w.message) for w in warnings] == [
+        (line_of(text, "- name: web"), "virtual server group web is used by no virtual service, "
+         "so nothing listens on its addresses"),
+    ]  # fmt: skip

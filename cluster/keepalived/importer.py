@@ -34,6 +34,7 @@ article's ``virtual_server`` swallowed by an unclosed block) is not imported eit
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,7 +113,14 @@ CHECK_KEYS = {
     "delay_loop",
     "virtualhost",
 }
-TOP_LEVEL = {"global_defs", "vrrp_instance", "vrrp_sync_group", "virtual_server", "vrrp_script"}
+TOP_LEVEL = {
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "virtual_server",
+    "virtual_server_group",
+    "vrrp_script",
+}
 #: What lint finds that keepalived refuses outright; such a config is not imported.
 REFUSED = {"bad-value", "missing-value", "bad-address", "duplicate-name", "unknown-interface"}
 
@@ -155,9 +163,7 @@ class _Importer:
         """The blocks the spec can hold; the rest are reported and left out."""
         kept = []
         for node in tree.find_all(keyword):
-            if keyword == "virtual_server" and node.arg(0) == "group":
-                self.skip(node, "uses a virtual_server_group, which the spec has no model for")
-            elif keyword == "virtual_server" and len(node.args) < 2:
+            if keyword == "virtual_server" and len(node.args) < 2:
                 self.skip(node, "has no address and port")
             elif keyword == "vrrp_sync_group" and node.find("group") is None:
                 self.skip(node, "has no group { } block")
@@ -396,10 +402,34 @@ class _Importer:
             NOTIFY[c.keyword]: " ".join(c.args) for c in node.children or () if c.keyword in NOTIFY
         }
 
+    def group(self, node: Node, index: int) -> dict[str, Any]:
+        """A virtual_server_group: its ``IP[-LAST] PORT`` and ``fwmark N`` lines."""
+        self.origin[("virtual_server_groups", index)] = node.location
+        members: list[dict[str, Any]] = []
+        for entry in node.children or ():
+            self.origin[("virtual_server_groups", index, "members", len(members))] = entry.location
+            if entry.keyword == "fwmark":
+                members.append({"fwmark": entry.arg(0)})
+                if len(entry.args) > 1:
+                    self.skip(entry, "names an address family the spec has no model for",
+                              "the mark is kept without it")  # fmt: skip
+            elif "/" in entry.keyword or not entry.arg(0).strip("0"):
+                self.skip(entry, "is a prefix or has no port, which the spec has no model for")
+            else:
+                first, _, last = entry.keyword.partition("-")
+                member = {"address": first, "port": entry.arg(0)}
+                members.append(member | ({"last": _range_end(first, last)} if last else {}))
+                if len(entry.args) > 1:
+                    self.skip(entry, "has words after the port that the spec has no model "
+                              "for", "the address and port are kept")  # fmt: skip
+        return {"name": node.arg(0), "members": members}
+
     def virtual_server(self, node: Node, index: int) -> dict[str, Any]:
         self.origin[("virtual_services", index)] = node.location
-        if node.arg(0) == "fwmark":
-            data: dict[str, Any] = {"name": f"fwmark-{node.arg(1)}", "fwmark": node.arg(1)}
+        if node.arg(0) == "group":
+            data: dict[str, Any] = {"name": f"group-{node.arg(1)}", "group": node.arg(1)}
+        elif node.arg(0) == "fwmark":
+            data = {"name": f"fwmark-{node.arg(1)}", "fwmark": node.arg(1)}
         else:
             data = {
                 "name": f"{node.arg(0)}-{node.arg(1)}".replace(":", "."),
@@ -508,6 +538,9 @@ def import_keepalived_confs(
                 for i, n in enumerate(importer.keep(first, "vrrp_sync_group"))
             ],
         },
+        "virtual_server_groups": [
+            importer.group(n, i) for i, n in enumerate(first.find_all("virtual_server_group"))
+        ],
         "virtual_services": [
             importer.virtual_server(n, i)
             for i, n in enumerate(importer.keep(first, "virtual_server"))
@@ -560,6 +593,17 @@ def _entries(node: Node, keyword: str) -> tuple[Node, ...]:
 def _words(node: Node, keyword: str) -> list[str]:
     """``track_interface { eth1 weight 10 }`` gives ["eth1"]: the first word of each line."""
     return [entry.keyword for entry in _entries(node, keyword)]
+
+
+def _range_end(first: str, last: str) -> str:
+    """keepalived's range ``192.0.2.10-20`` ends at 192.0.2.20: LAST replaces the last byte
+    of an IPv4 address, or the last 16 bits (in hex) of an IPv6 one."""
+    try:
+        start = ipaddress.ip_address(first)
+        width, base = (8, 10) if start.version == 4 else (16, 16)
+        return str(type(start)((int(start) >> width << width) | int(last, base)))
+    except ValueError:
+        return last  # not an address range: the model refuses it at this line
 
 
 def _vip(address: str) -> str:

@@ -23,9 +23,11 @@ from cluster.spec.model import (
     Check,
     ClusterSpec,
     Director,
+    GroupMember,
     Notify,
     RealServer,
     TrackScript,
+    VirtualServerGroup,
     VirtualService,
     VrrpInstance,
 )
@@ -83,6 +85,7 @@ def render_keepalived_conf(
     ]
     blocks += [_vrrp_instance(spec, director, instance) for instance in spec.vrrp.instances]
     if spec.ipvs == "keepalived":
+        blocks += [_group(group) for group in spec.virtual_server_groups]
         blocks += [_virtual_server(service) for service in spec.virtual_services]
     header = [
         f"! keepalived.conf for {director.name} of cluster {spec.name!r}.",
@@ -187,11 +190,12 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
 
 
 def _virtual_server(service: VirtualService) -> Block:
-    head = (
-        f"virtual_server fwmark {service.fwmark}"
-        if service.fwmark is not None
-        else f"virtual_server {service.address} {service.port}"
-    )
+    if service.group is not None:
+        head = f"virtual_server group {service.group}"
+    elif service.fwmark is not None:
+        head = f"virtual_server fwmark {service.fwmark}"
+    else:
+        head = f"virtual_server {service.address} {service.port}"
     block = Block(head)
     block.add("delay_loop", _number(service.delay_loop))
     block.add("lvs_sched", service.scheduler)
@@ -248,6 +252,26 @@ def _check(check: Check) -> Block:
     if check.enable_sni:
         block.add("enable_sni")
     return block
+
+
+def _group(group: VirtualServerGroup) -> Block:
+    block = Block(f"virtual_server_group {group.name}")
+    for member in group.members:
+        block.add(_member(member))
+    return block
+
+
+def _member(member: GroupMember) -> str:
+    """A virtual_server_group line: ``fwmark N``, ``IP PORT`` or ``FIRST-LAST PORT``, where
+    LAST is the range's last byte (IPv4) or last 16 bits in hex (IPv6), as keepalived reads
+    it."""
+    if member.fwmark is not None:
+        return f"fwmark {member.fwmark}"
+    last = ""
+    if member.address is not None and member.last is not None:
+        end = int(member.last) & (0xFF if member.address.version == 4 else 0xFFFF)
+        last = f"-{end}" if member.address.version == 4 else f"-{end:x}"
+    return f"{member.address}{last} {member.port}"
 
 
 def _vip(instance: VrrpInstance, vip: object) -> str:

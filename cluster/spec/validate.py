@@ -30,6 +30,7 @@ def _unique_names(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
         ("vrrp.instances", [i.name for i in spec.vrrp.instances]),
         ("vrrp.sync_groups", [g.name for g in spec.vrrp.sync_groups]),
         ("virtual_services", [v.name for v in spec.virtual_services]),
+        ("virtual_server_groups", [g.name for g in spec.virtual_server_groups]),
     ]
     for where, names in groups:
         for index, name in enumerate(names):
@@ -226,23 +227,25 @@ def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
     director_nets = [a.network for d in spec.directors for i in d.interfaces for a in i.addresses]
     for v, service in enumerate(spec.virtual_services):
         here = ["virtual_services", v]
-        key = (service.protocol, service.endpoint)
-        if key in endpoints:
-            yield Problem(
-                locate([*here, "port" if service.port else "fwmark"]),
-                f"{service.protocol} {service.endpoint} is already "
-                f"virtual service {endpoints[key]}",
-                fix="merge the two services",
-            )
-        endpoints.setdefault(key, service.name)
-        if service.address is not None and vips and service.address not in vips:
-            yield Problem(
-                locate([*here, "address"]),
-                f"{service.address} is not a VRRP virtual address, so it stays put "
-                "when the directors fail over",
-                severity="warning",
-                fix="add it to a vrrp instance's virtual_ipaddresses",
-            )
+        key_path = [*here, "group" if service.group else "port" if service.port else "fwmark"]
+        for member in spec.members(service):
+            protocol = "" if member.fwmark else f"{service.protocol} "
+            key = (protocol, member.endpoint)
+            if key in endpoints:
+                yield Problem(
+                    locate(key_path),
+                    f"{protocol}{member.endpoint} is already virtual service {endpoints[key]}",
+                    fix="merge the two services",
+                )
+            endpoints.setdefault(key, service.name)
+            if member.address is not None and vips and member.address not in vips:
+                yield Problem(
+                    locate([*here, "group" if service.group else "address"]),
+                    f"{member.address} is not a VRRP virtual address, so it stays put "
+                    "when the directors fail over",
+                    severity="warning",
+                    fix="add it to a vrrp instance's virtual_ipaddresses",
+                )
         for f, flag in enumerate(service.scheduler_flags):
             if not flag.startswith(service.scheduler + "-"):
                 yield Problem(
@@ -250,13 +253,10 @@ def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
                     f"{flag} is read only by the {flag[:2]} scheduler, not {service.scheduler}",
                     fix=f"remove it or use scheduler: {flag[:2]}",
                 )
-        if (
-            service.persistence
-            and service.persistence.netmask is not None
-            and (
-                service.address is not None
-                and service.persistence.netmask.version != service.address.version
-            )
+        netmask = service.persistence.netmask if service.persistence else None
+        if netmask is not None and any(
+            m.address is not None and m.address.version != netmask.version
+            for m in spec.members(service)
         ):
             yield Problem(
                 locate([*here, "persistence", "netmask"]),
@@ -301,6 +301,28 @@ def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
                     severity="warning",
                     fix="add a check (TCP_CHECK at least)",
                 )
+
+
+def _virtual_server_groups(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """A group service names a group that exists; a group serves some service."""
+    names = [group.name for group in spec.virtual_server_groups]
+    used = {service.group for service in spec.virtual_services}
+    for v, service in enumerate(spec.virtual_services):
+        if service.group is not None and service.group not in names:
+            yield Problem(
+                locate(["virtual_services", v, "group"]),
+                f"virtual service {service.name} uses unknown group {service.group!r}",
+                fix=f"define it under virtual_server_groups ({', '.join(names) or 'none yet'})",
+            )
+    for g, name in enumerate(names):
+        if name not in used:
+            yield Problem(
+                locate(["virtual_server_groups", g, "name"]),
+                f"virtual server group {name} is used by no virtual service, so nothing "
+                "listens on its addresses",
+                severity="warning",
+                fix=f"add a virtual service with 'group: {name}', or delete the group",
+            )
 
 
 def _notification(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
@@ -433,6 +455,7 @@ RULES: tuple[Rule, ...] = (
     _advert_int,
     _sync_groups,
     _virtual_services,
+    _virtual_server_groups,
     _notification,
     _ipv6_vips_need_v3,
     _director_instances,
