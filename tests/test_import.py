@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from cluster.cli import main
-from cluster.keepalived.importer import CHECKERS, import_keepalived_confs
+from cluster.errors import Problem
+from cluster.keepalived.importer import ALIASES, CHECKERS, import_keepalived_confs
+from cluster.keepalived.keywords import DEFAULTS as KEEPALIVED_DEFAULTS
+from cluster.keepalived.keywords import TOP
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import ConfigTree, Node, parse_file, parse_text
@@ -38,39 +42,24 @@ def essence(tree: ConfigTree) -> dict[str, object]:
     return {"instances": instances, "services": services}
 
 
-def test_samples_exist() -> None:
-    """The sample-driven tests below must not pass by finding no samples."""
-    assert len(SAMPLES) >= 20, "Debian's keepalived package ships 25 samples; install it"
+Key = tuple[str, ...]
+"""A line of a tree by where it stands and what it says: the words of each enclosing block's
+line, then its own (``("virtual_server 10.0.0.1 80", "real_server 10.0.0.2 80", "weight 1")``)."""
 
 
-ALIASES = {"lb_algo": "lvs_sched", "lb_kind": "lvs_method", "nb_get_retry": "retry"}
-#: What render writes out that keepalived assumes anyway: the same meaning, said explicitly.
-DEFAULTS = {
-    ("virtual_server", "delay_loop", "60"), ("real_server", "weight", "1"),
-    ("vrrp_instance", "advert_int", "1"), ("virtual_server", "lvs_sched", "wlc"),
-    ("virtual_server", "lvs_method", "NAT"), ("global_defs", "enable_script_security", ""),
-    ("global_defs", "script_user", "root"), ("global_defs", "smtp_alert", ""),
-    ("vrrp_instance", "priority", "100"), ("global_defs", "smtp_connect_timeout", "30"),
-    *((checker, "connect_timeout", "5") for checker in ("TCP_CHECK", "HTTP_GET", "SSL_GET")),
-    ("url", "path", "/"), ("", "global_defs", ""), ("vrrp_instance", "state", "BACKUP"),
-    ("vrrp_script", "interval", "1"), ("vrrp_script", "rise", "1"), ("vrrp_script", "fall", "1"),
-    ("vrrp_script", "weight", "0"), ("vrrp_instance", "version", "3"),  # v3: inferred from IPv6
-}  # fmt: skip
+def flat(tree: ConfigTree) -> dict[Key, list[tuple[Node, ...]]]:
+    """Every line of a tree in keepalived's terms (today's names for old keywords), each with
+    its nodes from the outermost block in; a line written twice is there twice.
 
-
-def flat(tree: ConfigTree) -> dict[tuple[str, ...], tuple[int, ...]]:
-    """Every line of a tree, keyed by where it stands and what it says, in keepalived's terms,
-    with the lines of the line and of the blocks around it.
-
-    Blocks are named by their keyword and arguments (``real_server 10.0.0.1 80``), urls by
-    their order, so that the same setting in two files has the same key.
+    Blocks are named by their keyword and arguments, urls by their order, so that the same
+    setting in two files has the same key.
     """
-    found: dict[tuple[str, ...], tuple[int, ...]] = {}
+    found: dict[Key, list[tuple[Node, ...]]] = {}
 
     def vip(word: str) -> str:
         return word if "/" in word or not word[:1].isdigit() else f"{word}/32"
 
-    def walk(nodes: tuple[Node, ...], path: tuple[str, ...], lines: tuple[int, ...]) -> None:
+    def walk(nodes: tuple[Node, ...], path: Key, chain: tuple[Node, ...]) -> None:
         urls = 0
         for node in nodes:
             keyword = ALIASES.get(node.keyword, node.keyword)
@@ -80,55 +69,120 @@ def flat(tree: ConfigTree) -> dict[tuple[str, ...], tuple[int, ...]]:
             if keyword == "url":
                 urls += 1
                 words = f"url #{urls}"
-            here = (*lines, node.location.line)
-            found[(*path, words)] = here
+            found.setdefault((*path, words), []).append((*chain, node))
             if node.children is not None:
-                walk(node.children, (*path, words), here)
+                walk(node.children, (*path, words), (*chain, node))
 
     walk(tree.nodes, (), ())
     return found
 
 
-def is_default(key: tuple[str, ...]) -> bool:
-    """A rendered line that states what keepalived assumes without it."""
-    parent = key[-2].split()[0] if len(key) > 1 else ""
-    keyword, _, args = key[-1].partition(" ")
-    return (parent, keyword, args) in DEFAULTS
+def keepalived_uses(block: Node | None, keyword: str) -> str | None:
+    """What keepalived uses for ``keyword`` when ``block`` (None: the top level) leaves it
+    out: keywords.DEFAULTS, but for the two defaults that depend on the block."""
+    name = block.keyword if block is not None else TOP
+    if block is not None and block.find(keyword) is not None:
+        return None  # the config sets it: not a default
+    if (name, keyword) == ("vrrp_instance", "priority") and block is not None:
+        state = block.find("state")
+        return "255" if state is not None and state.arg(0) == "MASTER" else "100"
+    if (name, keyword) == ("vrrp_instance", "version") and block is not None:
+        vips = block.find("virtual_ipaddress")
+        six = any(":" in e.keyword for e in vips.children or ()) if vips is not None else False
+        return "3" if six else "2"
+    return KEEPALIVED_DEFAULTS.get((name, keyword))
+
+
+def round_trip(original: ConfigTree, rendered: ConfigTree, warnings: list[Problem]) -> list[str]:
+    """Every line of either tree the other lacks, keyword by keyword, that nothing explains.
+
+    A line of the original that render drops must be reported by import, at its own line or
+    at a block around it. A line render adds must be keepalived's default for a keyword the
+    original leaves out, a new value of a line import reported, or named by a warning at the
+    block it goes into (or at a line of that block).
+    """
+    before, after = flat(original), flat(rendered)
+    reported = {w.location for w in warnings}
+    unexplained = []
+    for key, chains in before.items():
+        for chain in chains[len(after.get(key, [])) :]:
+            if not reported & {node.location for node in chain}:
+                unexplained.append(f"lost {chain[-1].location}: {' / '.join(key)}")
+    for key, chains in after.items():
+        for chain in chains[len(before.get(key, [])) :]:
+            if not _explained(key, chain[-1], before, warnings):
+                unexplained.append(f"added: {' / '.join(key)}")
+    return unexplained
+
+
+def _explained(
+    key: Key, node: Node, before: dict[Key, list[tuple[Node, ...]]], warnings: list[Problem]
+) -> bool:
+    keyword = ALIASES.get(node.keyword, node.keyword)
+    depth = max((n for n in range(len(key)) if key[:n] in before or n == 0), default=0)
+    parent = before[key[:depth]][0][-1] if depth else None
+    if depth == len(key) - 1 and keepalived_uses(parent, keyword) == " ".join(node.args):
+        return True
+    same_keyword = [
+        chain[-1].location
+        for other, chains in before.items()
+        if other[:-1] == key[:-1] and other[-1].split()[0] == keyword
+        for chain in chains
+    ]
+    if {w.location for w in warnings} & set(same_keyword):
+        return True
+    around = [parent] if parent is not None else []
+    siblings = [*around, *((parent.children or ()) if parent is not None else original_top(before))]
+    places = {n.location for n in siblings}
+    named = re.compile(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])")
+    return any(w.location in places and named.search(w.message) for w in warnings)
+
+
+def original_top(before: dict[Key, list[tuple[Node, ...]]]) -> list[Node]:
+    return [chains[0][0] for key, chains in before.items() if len(key) == 1]
+
+
+def test_samples_exist() -> None:
+    """The sample-driven tests below must not pass by finding no samples."""
+    assert len(SAMPLES) >= 20, "Debian's keepalived package ships 25 samples; install it"
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
-def test_render_of_import_keeps_every_sample(sample: Path, root_with_keepalived: None) -> None:
-    """Import then render keeps the sample's meaning: every line of the original is in the
-    rendered file, or import reported it (or the block around it); every line render adds
-    states a keepalived default; keepalived -t accepts the result wherever it accepts the
-    original."""
+def test_render_of_import_keeps_every_sample(sample: Path) -> None:
+    """Import then render keeps the sample's meaning, compared keyword by keyword both ways:
+    every line of the original is in the rendered file or import reported it, and every line
+    of the rendered file is in the original, a keepalived default, or reported."""
     original = parse_file(sample)
     spec, warnings = import_keepalived_confs([original])
+    rendered = parse_text(render_keepalived_conf(spec, spec.directors[0].name), "rendered")
+    assert essence(rendered) == essence(original)
+    assert round_trip(original, rendered, warnings) == [], "changed without a word from import"
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_keepalived_accepts_the_render_of_every_sample_it_accepts(
+    sample: Path, root_with_keepalived: None
+) -> None:
+    spec, _ = import_keepalived_confs([parse_file(sample)])
     director = spec.directors[0]
-    rendered = render_keepalived_conf(spec, director.name)
-    assert essence(parse_text(rendered, "rendered")) == essence(original)
-    reported = {w.location.line for w in warnings}
-    before, after = flat(original), flat(parse_text(rendered, "rendered"))
-    lost = [
-        f"{lines[-1]}: {' / '.join(key)}"
-        for key, lines in before.items()
-        if key not in after and not reported & set(lines)
-    ]
-    # a line render adds is a keepalived default, or a new value of a line import reported
-    changed = {(*key[:-1], key[-1].split()[0]) for key, lines in before.items()
-               if reported & set(lines)}  # fmt: skip
-    added = [
-        " / ".join(key)
-        for key in after
-        if key not in before and not is_default(key)
-        and (*key[:-1], key[-1].split()[0]) not in changed
-        and not (key[-1].startswith("router_id ") and "router_id" in str(warnings))
-    ]  # fmt: skip
-    assert (lost, added) == ([], []), "changed without a word from import"
     interfaces = [i.name for i in director.interfaces]
     if check_config(sample.read_text(), interfaces).clean:
-        result = check_config(rendered, interfaces)
+        result = check_config(render_keepalived_conf(spec, director.name), interfaces)
         assert (result.exit_code, result.output) == (0, "")
+
+
+def test_the_round_trip_check_can_fail() -> None:
+    """A change import did not report is caught both ways: a lost line and an added one."""
+    original = parse_text(
+        "vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n  priority 150\n"
+        "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n", "x.conf")  # fmt: skip
+    rendered = parse_text(
+        "vrrp_instance V {\n  interface eth0\n  virtual_router_id 5\n  advert_int 1\n"
+        "  nopreempt\n  virtual_ipaddress {\n    10.0.0.1/32\n  }\n}\n", "r.conf")  # fmt: skip
+    assert round_trip(original, rendered, []) == [
+        "lost x.conf:4: vrrp_instance V / priority 150",
+        "added: vrrp_instance V / nopreempt",
+    ]
 
 
 def test_article_pair_imports_as_keepalived_reads_it() -> None:
@@ -345,3 +399,17 @@ virtual_server group G {
         rendered
     )
     assert "virtual_server group G {" in rendered
+
+
+def test_a_master_without_priority_is_reported() -> None:
+    """keepalived makes it the address owner (255); render writes the spec's priority, so
+    import says so, and the round trip holds only because it did."""
+    conf = ("global_defs {\n  router_id a\n  enable_script_security\n  script_user root\n}\n"
+            "vrrp_instance V {\n  state MASTER\n  interface eth0\n  virtual_router_id 5\n"
+            "  virtual_ipaddress {\n    10.0.0.1\n  }\n}\n")  # fmt: skip
+    original = parse_text(conf, "m.conf")
+    spec, warnings = import_keepalived_confs([original])
+    rendered = parse_text(render_keepalived_conf(spec, spec.directors[0].name), "r.conf")
+    assert [(w.location.line, w.code) for w in warnings] == [(7, "import-priority")]
+    assert round_trip(original, rendered, warnings) == []
+    assert round_trip(original, rendered, []) == ["added: vrrp_instance V / priority 100"]

@@ -28,8 +28,11 @@ article's ``virtual_server`` swallowed by an unclosed block) is not imported eit
 >>> spec, warnings = import_keepalived_confs([tree])
 >>> spec.directors[0].priority, spec.virtual_services[0].scheduler
 (150, 'wrr')
->>> [f"{w.location} {w.severity}" for w in warnings]
-['lb1.conf:2 warning', 'lb1.conf:10 warning']
+>>> for warning in warnings:
+...     print(warning.location, warning.message.split(",")[0])
+lb1.conf:2 no router_id: keepalived names this director by its host name
+lb1.conf:2 render writes enable_script_security and script_user root into global_defs
+lb1.conf:10 real server 10.0.0.1 has no health check
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ GLOBAL_KEYS = {
     "vrrp_strict",
     "lvs_sync_daemon",
     "enable_script_security",
+    "script_user",
     *GARP,
 }
 SCRIPT_KEYS = {"script", "interval", "timeout", "weight", "rise", "fall"}
@@ -142,21 +146,18 @@ class _Importer:
                 return location
         return self.origin[()]
 
+    def warn(self, node: Node, message: str, fix: str, code: str) -> None:
+        """Report, at ``node``'s line, something the spec changes or leaves out."""
+        self.warnings.append(Problem(node.location, message, fix, "warning", code))
+
     def skip(
         self, node: Node, why: str = "is not in the cluster spec model yet", what: str = "left out"
     ) -> bool:
         """Report a line the spec leaves out (or ``what`` it does with it); False, so that it
         can end a filter."""
         words = " ".join([node.keyword, *node.args])
-        self.warnings.append(
-            Problem(
-                node.location,
-                f"{words} {why}; {what}",
-                fix="add it to the spec by hand if you need it",
-                severity="warning",
-                code="import-skipped",
-            )
-        )
+        self.warn(node, f"{words} {why}; {what}", "add it to the spec by hand if you need it",
+                  "import-skipped")  # fmt: skip
         return False
 
     def keep(self, tree: ConfigTree, keyword: str) -> list[Node]:
@@ -173,18 +174,26 @@ class _Importer:
 
     def director(self, tree: ConfigTree, index: int) -> dict[str, Any]:
         instances = tree.find_all("vrrp_instance")
+        for instance in instances:
+            state = instance.find("state")
+            if instance.find("priority") is None and state and state.arg(0) == "MASTER":
+                self.warn(
+                    state,
+                    "state MASTER without a priority makes keepalived use priority 255, the "
+                    "address owner's; the spec keeps the director's priority (100 unless "
+                    "another instance sets one) and render writes it",
+                    "set the director's priority in the spec",
+                    "import-priority",
+                )
         priorities = sorted({int(_value(n, "priority") or 100) for n in instances})
         for instance in instances if len(priorities) > 1 else ():
             if int(_value(instance, "priority") or 100) != priorities[-1]:
-                self.warnings.append(
-                    Problem(
-                        (instance.find("priority") or instance).location,
-                        f"the instances have priorities {priorities}; the spec gives a "
-                        f"director one, so {instance.arg(0)} gets {priorities[-1]}",
-                        severity="warning",
-                        fix="check the imported priority",
-                        code="import-priority",
-                    )
+                self.warn(
+                    instance.find("priority") or instance,
+                    f"the instances have priorities {priorities}; the spec gives a director "
+                    f"one, so {instance.arg(0)} gets {priorities[-1]}",
+                    "check the imported priority",
+                    "import-priority",
                 )
         interfaces: list[str] = []
         for instance in instances:
@@ -194,15 +203,12 @@ class _Importer:
         globals_ = tree.find("global_defs")
         number = f"{index + 1:02d}"
         if _value(globals_, "router_id") is None and tree.nodes:
-            self.warnings.append(
-                Problem(
-                    (globals_ or tree.nodes[0]).location,
-                    f"no router_id: keepalived names this director by its host name, the "
-                    f"spec calls it DIRECTOR{number} and render writes router_id DIRECTOR{number}",
-                    "set the director's router_id in the spec",
-                    "warning",
-                    "import-router-id",
-                )
+            self.warn(
+                globals_ or tree.nodes[0],
+                f"no router_id: keepalived names this director by its host name, the spec "
+                f"calls it DIRECTOR{number} and render writes router_id DIRECTOR{number}",
+                "set the director's router_id in the spec",
+                "import-router-id",
             )
         return {
             "name": f"director{number}",
@@ -255,23 +261,39 @@ class _Importer:
                 written = [e.keyword for e in _entries(node, "unicast_peer")] if node else []
                 rendered = [str(peer) for peer in instance.peers_of(director)]
                 if instance.unicast_peers and sorted(rendered) != sorted(written):
-                    self.warnings.append(
-                        Problem(
-                            (block or node or tree.nodes[0]).location,
-                            f"{instance.name}'s unicast peers here are {written or 'none'}, "
-                            f"but from the spec render writes {rendered or 'none'} for "
-                            f"{director.name}",
-                            "give the director its addresses on the link in the spec "
-                            "(interfaces[].addresses), or its unicast_src_ips",
-                            "warning",
-                            "import-unicast",
-                        )
+                    self.warn(
+                        block or node or tree.nodes[0],
+                        f"{instance.name}'s unicast peers here are {written or 'none'}, but "
+                        f"from the spec render writes {rendered or 'none'} for {director.name}",
+                        "give the director its addresses on the link in the spec "
+                        "(interfaces[].addresses), or its unicast_src_ips",
+                        "import-unicast",
                     )
+
+    def script_security(self, tree: ConfigTree) -> None:
+        """Render always writes enable_script_security and script_user root; say so where a
+        config runs its scripts otherwise."""
+        node = tree.find("global_defs")
+        user = node.find("script_user") if node else None
+        if node and node.find("enable_script_security") and user and user.args == ("root",):
+            return
+        if node is not None or tree.nodes:
+            self.warn(
+                node or tree.nodes[0],
+                "render writes enable_script_security and script_user root into global_defs, "
+                "which this config lacks: scripts run as root, and only if no other user can "
+                "write them",
+                "check that root owns the scripts (keepalived -t names any it refuses)",
+                "import-script-security",
+            )
 
     def globals_(self, node: Node | None, vrrp: dict[str, Any]) -> None:
         """global_defs settings the spec holds go into ``vrrp``; the rest are reported."""
         for child in node.children or () if node else ():
-            if child.keyword not in GLOBAL_KEYS:
+            if child.keyword == "script_user" and child.args != ("root",):
+                self.skip(child, "is not the user render writes", "render writes script_user "
+                          "root")  # fmt: skip
+            elif child.keyword not in GLOBAL_KEYS:
                 self.skip(child)
             elif child.keyword == "vrrp_strict":
                 vrrp["strict"] = True
@@ -317,7 +339,8 @@ class _Importer:
         if globals_ is None or server is None:
             return None
         if globals_.find("smtp_alert") is None:
-            self.skip(server, "is used by render with smtp_alert, which this config lacks")
+            self.skip(server, "is here without smtp_alert, so keepalived sends no mail", "render "
+                      "adds smtp_alert, and mails state changes and checker results")  # fmt: skip
         self.origin[("notification",)] = server.location
         data: dict[str, Any] = {
             "smtp_server": server.arg(0),
@@ -549,6 +572,7 @@ def import_keepalived_confs(
     if (notification := importer.notification(first.find("global_defs"))) is not None:
         data["notification"] = notification
     importer.globals_(first.find("global_defs"), data["vrrp"])
+    importer.script_security(first)
     importer.unicast_peers(trees, data["vrrp"]["instances"])
     _name_services_apart(data["virtual_services"])
     try:
