@@ -38,7 +38,7 @@ lb1.conf:10 real server 10.0.0.1 has no health check
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pydantic
@@ -534,11 +534,13 @@ def import_keepalived_confs(
     importer = _Importer()
     first = trees[0]
     importer.origin[()] = Location(first.files[0] if first.files else "<config>")
-    refused = [
+    errors = [
         p for tree in trees for p in lint(tree) if p.code in REFUSED and p.severity == "error"
     ]
-    if refused:
+    unread = {location for tree in trees for location in _unread(tree)}
+    if refused := [p for p in errors if p.location not in unread]:
         raise SpecError(refused)
+    importer.warnings += [p for p in errors if p.location in unread]
     for tree in trees:  # what keepalived would ignore or complain about, it says so here too
         importer.warnings += tree.problems
     for node in first.nodes:
@@ -590,6 +592,27 @@ def import_keepalived_confs(
         raise SpecError(errors)
     importer.check_unicast(trees, spec)
     return spec, sorted(importer.warnings + problems, key=lambda p: p.location)
+
+
+def _unread(tree: ConfigTree) -> set[Location]:
+    """The lines of blocks import leaves out whole (static routes, an instance's virtual
+    routes, ...): a value keepalived refuses there changes nothing the spec holds, so it is
+    reported rather than refused."""
+
+    def below(node: Node) -> Iterator[Location]:
+        yield node.location
+        for child in node.children or ():
+            yield from below(child)
+
+    unread: set[Location] = set()
+    for node in tree.nodes:
+        if node.keyword not in TOP_LEVEL:
+            unread.update(below(node))
+        elif node.keyword == "vrrp_instance":
+            for child in node.children or ():
+                if child.keyword not in INSTANCE_KEYS:
+                    unread.update(below(child))
+    return unread
 
 
 def _name_services_apart(services: list[dict[str, Any]]) -> None:

@@ -42,17 +42,21 @@ from cluster.keepalived.values import (
     Granularity,
     GroupEntry,
     Host,
+    Ipvlan,
     Kind,
     Number,
     Optional,
     Options,
     Peer,
     Reported,
+    Route,
+    Rule,
     Seconds,
     StatusCodes,
     SyncDaemon,
     Umask,
     Vip,
+    Vmac,
     Weighted,
     Word,
 )
@@ -669,6 +673,8 @@ VALUES: Final[dict[tuple[str, str], Kind]] = {
     ("garp_group", "gna_interval"): Seconds("0", "2147.483647"),
     ("garp_group", "interface"): _INTERFACE,
     ("vrrp_instance", "old_unicast_checksum"): Optional(Choice("never")),
+    ("vrrp_instance", "use_vmac"): Vmac(),
+    ("vrrp_instance", "use_ipvlan"): Ipvlan(),
     ("vrrp_instance", "state"): Choice(
         "MASTER", "BACKUP", effect="keepalived starts the instance as BACKUP"
     ),
@@ -824,6 +830,10 @@ ENTRIES: Final[dict[tuple[str, str], Kind]] = {
        for block in ("vrrp_instance", "vrrp_sync_group")},
     (TOP, "virtual_server_group"): GroupEntry(),
     (TOP, "static_ipaddress"): Vip(),
+    **{(block, f"{kind}_routes"): Route() for block, kind in (("vrrp_instance", "virtual"),
+                                                              (TOP, "static"))},
+    **{(block, f"{kind}_rules"): Rule() for block, kind in (("vrrp_instance", "virtual"),
+                                                            (TOP, "static"))},
 }  # fmt: skip
 """(block, list keyword) -> the kind of each line in its ``{ }`` list."""
 
