@@ -413,3 +413,29 @@ def test_a_master_without_priority_is_reported() -> None:
     assert [(w.location.line, w.code) for w in warnings] == [(7, "import-priority")]
     assert round_trip(original, rendered, warnings) == []
     assert round_trip(original, rendered, []) == ["added: vrrp_instance V / priority 100"]
+
+
+def test_import_keeps_an_active_active_pair() -> None:
+    """Each director is master of one instance: per-instance priorities come back as written."""
+
+    def conf(first: int, second: int) -> str:
+        return "".join(
+            f"vrrp_instance VI_{n} {{\n  interface eth0\n  virtual_router_id {50 + n}\n"
+            f"  priority {priority}\n  virtual_ipaddress {{\n    10.0.0.{n}/24\n  }}\n}}\n"
+            for n, priority in ((1, first), (2, second))
+        )
+
+    texts = [conf(150, 100), conf(100, 150)]
+    trees = [parse_text(text, f"lb{n}.conf") for n, text in enumerate(texts, 1)]
+    spec, warnings = import_keepalived_confs(trees)
+    assert [(d.priority, d.priorities) for d in spec.directors] == [
+        (150, {"VI_2": 100}),
+        (150, {"VI_1": 100}),
+    ]
+    assert [spec.master_of(name).name for name in ("VI_1", "VI_2")] == ["director01", "director02"]
+    for director, tree in zip(spec.directors, trees, strict=True):
+        rendered = parse_text(render_keepalived_conf(spec, director.name), "r.conf")
+        assert [n.find("priority").args for n in rendered.find_all("vrrp_instance")] == [
+            n.find("priority").args for n in tree.find_all("vrrp_instance")
+        ]
+        assert round_trip(tree, rendered, warnings) == []

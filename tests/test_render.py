@@ -67,6 +67,8 @@ def test_features_render_to_their_keywords() -> None:
     ]:
         assert expected in conf
     assert "unicast_src_ip" not in conf  # lb-b names none: keepalived takes int0's address
+    front6 = conf[conf.index("vrrp_instance FRONT6") :].splitlines()
+    assert (front6[1].strip(), front6[4].strip()) == ("state MASTER", "priority 200")
     # nopreempt only works from BACKUP, so no director starts BACKUP's instance as MASTER.
     master_conf = render_keepalived_conf(load_spec(EVERYTHING), "lb-a")
     back = master_conf[master_conf.index("vrrp_instance BACK") :]

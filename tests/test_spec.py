@@ -273,10 +273,14 @@ def test_unicast_peers_leave_out_each_directors_own_address() -> None:
     ],
 )
 def test_unicast_mistakes_name_their_line(old: str, new: str, blamed: str, expected: str) -> None:
-    text = seed_with(*UNICAST).replace(old, new, 1)
+    assert_error_at(seed_with(*UNICAST).replace(old, new, 1), blamed, expected)
+
+
+def assert_error_at(text: str, blamed: str, expected: str) -> None:
+    """``text`` fails to load with an error saying ``expected`` on the line with ``blamed``."""
     problems = errors_of(text)
-    assert [p for p in problems if expected in p and p.startswith(
-        f"spec.yaml:{line_of(text, blamed)}: error: ")], problems  # fmt: skip
+    where = f"spec.yaml:{line_of(text, blamed)}: error: "
+    assert [p for p in problems if expected in p and p.startswith(where)], problems
 
 
 def test_an_unused_unicast_source_is_a_warning() -> None:
@@ -328,10 +332,7 @@ def test_a_virtual_server_group_loads() -> None:
     ],
 )  # fmt: skip
 def test_group_mistakes_name_their_line(old: str, new: str, blamed: str, expected: str) -> None:
-    text = seed_with(*GROUP).replace(old, new, 1)
-    problems = errors_of(text)
-    assert [p for p in problems if expected in p and p.startswith(
-        f"spec.yaml:{line_of(text, blamed)}: error: ")], problems  # fmt: skip
+    assert_error_at(seed_with(*GROUP).replace(old, new, 1), blamed, expected)
 
 
 def test_an_unused_group_is_a_warning() -> None:
@@ -342,3 +343,22 @@ def test_an_unused_group_is_a_warning() -> None:
         (line_of(text, "- name: web"), "virtual server group web is used by no virtual service, "
          "so nothing listens on its addresses"),
     ]  # fmt: skip
+
+
+def test_per_instance_priorities_decide_each_election() -> None:
+    text = seed_with("    priority: 50\n", "    priority: 50\n    priorities: {VI_INTERNAL: 150}\n")
+    spec, _ = read_spec(text, "spec.yaml")
+    assert [spec.master_of(i.name).name for i in spec.vrrp.instances] == [
+        "director01",
+        "director02",
+    ]
+    assert_error_at(
+        text.replace("{VI_INTERNAL: 150}", "{VI_INTERNAL: 100}"),
+        "priorities:",
+        "priority 100 for VI_INTERNAL equals director01's",
+    )
+    assert_error_at(
+        text.replace("{VI_INTERNAL: 150}", "{VI_NOPE: 150}"),
+        "priorities:",
+        "director02's priorities names unknown instance 'VI_NOPE'",
+    )

@@ -2,9 +2,10 @@
 
 An operator who already runs a director pair gives one file per director: the first file
 supplies the VRRP instances, sync groups and virtual servers, and every file supplies its
-director's router_id, interfaces, priority, the state each instance starts in and its
-unicast source address. What the spec cannot express yet (other checkers, ...) is left out
-and reported as a warning at its file:line, so nothing disappears silently.
+director's router_id, interfaces, priority (per instance where they differ), the state each
+instance starts in and its unicast source address. What the spec cannot express yet (other
+checkers, ...) is left out and reported as a warning at its file:line, so nothing disappears
+silently.
 
 A config with values keepalived itself refuses is not imported: the errors lint finds there
 (``priority 300``, a VIP that is not an address) are raised, each at its line, because the
@@ -185,16 +186,9 @@ class _Importer:
                     "set the director's priority in the spec",
                     "import-priority",
                 )
-        priorities = sorted({int(_value(n, "priority") or 100) for n in instances})
-        for instance in instances if len(priorities) > 1 else ():
-            if int(_value(instance, "priority") or 100) != priorities[-1]:
-                self.warn(
-                    instance.find("priority") or instance,
-                    f"the instances have priorities {priorities}; the spec gives a director "
-                    f"one, so {instance.arg(0)} gets {priorities[-1]}",
-                    "check the imported priority",
-                    "import-priority",
-                )
+        # The director's priority is its highest; instances below it keep theirs.
+        priorities = {n.arg(0): int(_value(n, "priority") or 100) for n in instances}
+        top = max(priorities.values(), default=100)
         interfaces: list[str] = []
         for instance in instances:
             for name in [_value(instance, "interface"), *_words(instance, "track_interface")]:
@@ -213,7 +207,8 @@ class _Importer:
         return {
             "name": f"director{number}",
             "router_id": _value(globals_, "router_id") or f"DIRECTOR{number}",
-            "priority": priorities[-1] if priorities else 100,
+            "priority": top,
+            "priorities": {name: value for name, value in priorities.items() if value != top},
             # A config does not say which L2 segment an interface is on; its name will do.
             "interfaces": [{"name": name, "segment": name} for name in interfaces],
             # keepalived starts an instance without a state as BACKUP; so does the spec's.
@@ -574,7 +569,8 @@ def import_keepalived_confs(
     if (notification := importer.notification(first.find("global_defs"))) is not None:
         data["notification"] = notification
     importer.globals_(first.find("global_defs"), data["vrrp"])
-    importer.script_security(first)
+    for tree in trees:
+        importer.script_security(tree)
     importer.unicast_peers(trees, data["vrrp"]["instances"])
     _name_services_apart(data["virtual_services"])
     try:

@@ -153,7 +153,7 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
     # The master is decided by priority; "state" is only where each director starts.
     # keepalived clears a MASTER start with nopreempt or AH auth, and -t says so.
     is_master = (
-        director is spec.master()
+        director is spec.master_of(instance.name)
         and not instance.nopreempt
         and (instance.auth is None or instance.auth.type != "AH")
     )
@@ -161,7 +161,7 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
     block.add("state", director.states.get(instance.name, "MASTER" if is_master else "BACKUP"))
     block.add("interface", instance.interface)
     block.add("virtual_router_id", instance.virtual_router_id)
-    block.add("priority", director.priority)
+    block.add("priority", director.priority_for(instance.name))
     block.add("advert_int", _number(instance.advert_int))
     if instance.version == 3:
         block.add("version", 3)

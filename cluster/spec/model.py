@@ -119,6 +119,7 @@ class Interface(Model):
 
 
 InitialState = Literal["MASTER", "BACKUP"]
+Priority = Annotated[int, Field(ge=1, le=255)]
 
 
 class Director(Model):
@@ -128,6 +129,10 @@ class Director(Model):
     ``state``), by instance name; without it the master starts MASTER and the others BACKUP.
     An imported config keeps what its author wrote, such as BACKUP on both directors.
 
+    ``priorities`` overrides ``priority`` for some instances, by instance name, so that
+    each director can be master of some instances (active/active); without it every
+    instance has the director's ``priority``.
+
     ``unicast_src_ips`` is, by instance name, the address this director sends unicast
     adverts from (keepalived's ``unicast_src_ip``); without one keepalived uses the primary
     address of the instance's interface. It matters only for instances with
@@ -136,13 +141,18 @@ class Director(Model):
 
     name: Name
     router_id: Name
-    priority: Annotated[int, Field(ge=1, le=255)]
+    priority: Priority
     interfaces: list[Interface]
     states: dict[Name, InitialState] = {}
+    priorities: dict[Name, Priority] = {}
     unicast_src_ips: dict[Name, IPAddress] = {}
 
     def interface(self, name: str) -> Interface | None:
         return next((i for i in self.interfaces if i.name == name), None)
+
+    def priority_for(self, instance: str) -> int:
+        """This director's VRRP priority for the instance named ``instance``."""
+        return self.priorities.get(instance, self.priority)
 
     def own_addresses(self, instance: VrrpInstance) -> set[IPv4Address | IPv6Address]:
         """The addresses that are this director's on ``instance``'s link: the ones on its
@@ -548,3 +558,7 @@ class ClusterSpec(Model):
     def master(self) -> Director:
         """The director that starts as VRRP master: the highest priority wins the election."""
         return max(self.directors, key=lambda d: d.priority)
+
+    def master_of(self, instance: str) -> Director:
+        """The director that wins ``instance``'s election: its highest priority there."""
+        return max(self.directors, key=lambda d: d.priority_for(instance))

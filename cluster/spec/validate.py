@@ -52,25 +52,41 @@ def _unique_names(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
 
 
 def _priorities(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
-    by_priority: defaultdict[int, list[int]] = defaultdict(list)
-    for index, director in enumerate(spec.directors):
-        by_priority[director.priority].append(index)
-    for priority, indexes in by_priority.items():
-        for index in indexes[1:]:
-            other = spec.directors[indexes[0]].name
-            yield Problem(
-                locate(["directors", index, "priority"]),
-                f"priority {priority} equals {other}'s, so the election falls to the higher "
-                "IP address and the master is an accident of addressing",
-                fix="give the intended backup a lower priority, e.g. 50",
-            )
-    for index, director in enumerate(spec.directors):
-        if director.priority == 255:
-            yield Problem(
-                locate(["directors", index, "priority"]),
-                "priority 255 is reserved for the owner of the virtual addresses",
-                fix="use 254 or less; the VIPs are not this director's own addresses",
-            )
+    """Each election needs one clear winner, and 255 belongs to the addresses' owner."""
+    found: dict[tuple[tuple[str | int, ...], str], Problem] = {}
+    per_instance = any(director.priorities for director in spec.directors)
+    for name in [instance.name for instance in spec.vrrp.instances] or [None]:
+        where = f" for {name}" if per_instance and name else ""
+        by_priority: defaultdict[int, list[int]] = defaultdict(list)
+        for index, director in enumerate(spec.directors):
+            by_priority[director.priority_for(name) if name else director.priority].append(index)
+        for priority, indexes in by_priority.items():
+            for index in indexes:
+                path = _priority_path(spec, index, name)
+                if index != indexes[0]:
+                    message = (
+                        f"priority {priority}{where} equals {spec.directors[indexes[0]].name}'s, "
+                        "so the election falls to the higher IP address and the master is an "
+                        "accident of addressing"
+                    )
+                    found[(tuple(path), message)] = Problem(
+                        locate(path), message, fix="give the intended backup a lower priority, "
+                        "e.g. 50")  # fmt: skip
+                if priority == 255:
+                    message = (
+                        f"priority 255{where} is reserved for the owner of the virtual addresses"
+                    )
+                    found[(tuple(path), message)] = Problem(
+                        locate(path), message, fix="use 254 or less; the VIPs are not this "
+                        "director's own addresses")  # fmt: skip
+    yield from found.values()
+
+
+def _priority_path(spec: ClusterSpec, index: int, instance: str | None) -> list[str | int]:
+    """Where a director's priority for ``instance`` is written: its override, or its own."""
+    if instance is not None and instance in spec.directors[index].priorities:
+        return ["directors", index, "priorities", instance]
+    return ["directors", index, "priority"]
 
 
 def _instance_interfaces(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
@@ -339,8 +355,8 @@ def _director_instances(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
     """A director's per-instance settings must name instances that exist."""
     known = sorted(instance.name for instance in spec.vrrp.instances)
     for d, director in enumerate(spec.directors):
-        for key, names in (("states", director.states), ("unicast_src_ips",
-                           director.unicast_src_ips)):  # fmt: skip
+        for key, names in (("states", director.states), ("priorities", director.priorities),
+                           ("unicast_src_ips", director.unicast_src_ips)):  # fmt: skip
             for name in names:
                 if name not in known:
                     yield Problem(
