@@ -6,12 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cluster.cli import main
-from cluster.errors import Problem
+from cluster.errors import Problem, SpecError
 from cluster.keepalived.importer import ALIASES, CHECKERS, import_keepalived_confs
 from cluster.keepalived.keywords import DEFAULTS as KEEPALIVED_DEFAULTS
 from cluster.keepalived.keywords import TOP
+from cluster.keepalived.lint import lint
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.keepalived.syntax import ConfigTree, Node, parse_file, parse_text
@@ -439,3 +442,37 @@ def test_import_keeps_an_active_active_pair() -> None:
             n.find("priority").args for n in tree.find_all("vrrp_instance")
         ]
         assert round_trip(tree, rendered, warnings) == []
+
+
+TOKENS = ["", "0", "-1", "300", "abc", "default", "via", "dev", "table", "priority", "from",
+          "to", "nexthop", "inet6", "lock", "fwmark", "goto", "10.0.0.1", "10.0.0.0/33",
+          "2001:db8::1", "ff:ff", "eth0", "x" * 20, "{", "}", "group", "192.0.2.1-300"]  # fmt: skip
+WORD_CORPUS = [path.read_text() for path in SAMPLES] + [
+    (Path(__file__).parent / "data" / "differential" / "base.conf").read_text()
+]
+
+
+@st.composite
+def reworded_config(draw: st.DrawFn) -> str:
+    """A real config with some words replaced: values every keyword table entry must survive."""
+    lines = draw(st.sampled_from(WORD_CORPUS)).split("\n")
+    for _ in range(draw(st.integers(1, 8))):
+        index = draw(st.integers(0, len(lines) - 1))
+        words = lines[index].split()
+        if words:
+            words[draw(st.integers(0, len(words) - 1))] = draw(st.sampled_from(TOKENS))
+            words += draw(st.lists(st.sampled_from(TOKENS), max_size=2))
+        lines[index] = " ".join(words)
+    return "\n".join(lines)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reworded_config())
+def test_lint_and_import_never_crash_on_reworded_configs(text: str) -> None:
+    """lint returns findings and import a spec or a SpecError, whatever the words are."""
+    tree = parse_text(text, "fuzz.conf")
+    assert all(p.location.file == "fuzz.conf" for p in lint(tree, ["eth0", "eth1"]))
+    try:
+        import_keepalived_confs([tree])
+    except SpecError as err:
+        assert err.problems and all(p.location.file == "fuzz.conf" for p in err.problems)
