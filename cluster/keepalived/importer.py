@@ -334,8 +334,13 @@ class _Importer:
         if globals_ is None or server is None:
             return None
         if globals_.find("smtp_alert") is None:
-            self.skip(server, "is here without smtp_alert, so keepalived sends no mail", "render "
-                      "adds smtp_alert, and mails state changes and checker results")  # fmt: skip
+            self.warn(
+                server,
+                f"smtp_server {server.arg(0)} is here without smtp_alert, so keepalived sends no "
+                "mail; render adds smtp_alert, and mails state changes and checker results",
+                "delete notification from the spec if the directors should not send mail",
+                "import-smtp-alert",
+            )
         self.origin[("notification",)] = server.location
         data: dict[str, Any] = {
             "smtp_server": server.arg(0),
