@@ -362,3 +362,12 @@ def test_per_instance_priorities_decide_each_election() -> None:
         "priorities:",
         "director02's priorities names unknown instance 'VI_NOPE'",
     )
+
+
+def test_a_vip_on_a_missing_interface_names_its_line() -> None:
+    text = seed_with(
+        "      virtual_ipaddresses: [192.168.0.174/32]\n",
+        "      virtual_ipaddresses: [192.168.0.174/32]\n"
+        "      vip_options: {192.168.0.174/32: {dev: eth7}}\n",
+    )
+    assert_error_at(text, "vip_options:", "VI_EXTERNAL uses interface eth7, which director01")

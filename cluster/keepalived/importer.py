@@ -191,7 +191,13 @@ class _Importer:
         top = max(priorities.values(), default=100)
         interfaces: list[str] = []
         for instance in instances:
-            for name in [_value(instance, "interface"), *_words(instance, "track_interface")]:
+            vip_devs = [
+                words[words.index("dev") + 1]
+                for entry in _entries(instance, "virtual_ipaddress")
+                if "dev" in (words := list(entry.args))[:-1]
+            ]
+            tracked = _words(instance, "track_interface")
+            for name in [_value(instance, "interface"), *tracked, *vip_devs]:
                 if name and name not in interfaces:
                     interfaces.append(name)
         globals_ = tree.find("global_defs")

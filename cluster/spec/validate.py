@@ -90,11 +90,16 @@ def _priority_path(spec: ClusterSpec, index: int, instance: str | None) -> list[
 
 
 def _instance_interfaces(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
-    """Every director must have every interface an instance uses or tracks."""
+    """Every director must have every interface an instance uses, tracks or puts a VIP on."""
     for i, instance in enumerate(spec.vrrp.instances):
         used: list[tuple[list[str | int], str]] = [(["interface"], instance.interface)]
         used += [
             (["track_interfaces", n], name) for n, name in enumerate(instance.track_interfaces)
+        ]
+        used += [
+            (["vip_options", vip, "dev"], options.dev)
+            for vip, options in instance.vip_options.items()
+            if options.dev is not None
         ]
         for key, name in used:
             path = ["vrrp", "instances", i, *key]
