@@ -69,6 +69,19 @@ def test_vrrp_sources_are_the_peers_on_that_segment() -> None:
     }
 
 
+def test_unicast_vrrp_comes_from_the_peers_to_the_director() -> None:
+    """Unicast adverts are addressed to the director itself, not to 224.0.0.18."""
+    spec = load_spec(EVERYTHING)
+    for director, peer in (("lb-a", "10.1.0.3/32"), ("lb-b", "10.1.0.2/32")):
+        rules = director_rules(spec, director).chains["input"]
+        (back,) = [r for r in rules if r.protocol == "vrrp" and r.iif == ("int0",)]
+        assert (back.saddr, back.daddr, back.comment) == (
+            nets(peer),
+            (),
+            "VRRP BACK from its unicast peers",
+        )
+
+
 def test_a_lone_director_accepts_no_vrrp() -> None:
     spec = load_seed_spec()
     alone = spec.model_copy(update={"directors": spec.directors[:1]})
@@ -96,6 +109,10 @@ def test_services_on_the_vip_and_fwmarks() -> None:
         ("udp", nets("198.51.100.11/32"), 53, None),
         (None, (), None, 7),
         ("tcp", nets("2001:db8:1::10/128"), 443, None),
+        # the group mail: one VIP on 25, a range of two on 587, and a mark
+        ("tcp", nets("198.51.100.10/32"), 25, None),
+        ("tcp", nets("198.51.100.11/32", "198.51.100.12/32"), 587, None),
+        (None, (), None, 9),
     }
 
 

@@ -56,6 +56,28 @@ def test_spec_features_reach_the_table() -> None:
     assert v6 is not None and v6.netmask == 128 and v6.destinations[0].forwarding == "TUN"
 
 
+def test_a_group_service_is_one_ipvs_service_per_member() -> None:
+    """keepalived programs each member of a virtual_server_group as a service of its own,
+    with the group service's settings and real servers."""
+    text = SEED_TEXT.replace(
+        "virtual_services:\n",
+        "virtual_server_groups:\n"
+        "  - name: web\n    members:\n"
+        "      - {address: 192.168.0.174, last: 192.168.0.175, port: 8080}\n"
+        "      - {fwmark: 3}\n"
+        "virtual_services:\n"
+        "  - name: alt\n    group: web\n    scheduler: wrr\n"
+        "    real_servers: [{address: 192.168.170.25, port: 80, weight: 4}]\n",
+    )
+    spec, _ = read_spec(text, "x.yaml")
+    keys = [ServiceKey.inet("TCP", "192.168.0.174", 8080),
+            ServiceKey.inet("TCP", "192.168.0.175", 8080), ServiceKey.mark(3)]  # fmt: skip
+    services = [desired_table(spec).service(key) for key in keys]
+    assert [(s.scheduler, [(d.port, d.weight) for d in s.destinations]) for s in services if s] == [
+        ("wrr", [(80, 4)]),
+    ] * 3
+
+
 def test_empty_live_table_adds_everything_services_first() -> None:
     plan = make_plan(DESIRED, Table())
     assert [str(c) for c in plan] == [

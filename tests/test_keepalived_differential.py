@@ -138,6 +138,28 @@ EXAMPLES: dict[type[values.Kind], list[str]] = {
     values.Peer: ["10.0.0.300", "abc", "10.0.0.3 min_ttl", "10.0.0.3 min_ttl 300",
                   "10.0.0.3 bogus 1", "10.0.0.3 min_ttl 200 max_ttl 100", "10.0.0.3",
                   "10.0.0.3 min_ttl 1 max_ttl 64"],
+    values.Route: ["10.7.0.0/16 dev eth1", "default via 10.0.0.250 dev eth1 table 100",
+                   "10.7.0.0/16 via 2001:db8::1 dev eth1", "10.7.0.0/16 dev eth1 metric abc",
+                   "10.7.0.0/16 dev eth1 bogus", "via 10.0.0.250 dev eth1",
+                   "10.7.0.0/16 via 10.0.0.250", "10.7.0.0/16 via 10.0.0.250 no_track",
+                   "10.7.0.0/16 dev eth1 table bogus", "10.7.0.0/16 dev eth1 scope bogus",
+                   "10.7.0.0/16 dev eth1 protocol static", "blackhole 10.7.0.0/16 dev eth1",
+                   "10.7.0.0/16 dev eth1 hoplimit 300", "10.7.0.0/16 dev eth1 mtu lock 1400",
+                   "10.7.0.0/16 gw 10.0.0.250 dev eth1", "10.7.0.0/16 dev eth9",
+                   "10.7.0.0/16 src 10.0.0.254 dev eth1 metric 5 scope link"],
+    values.Rule: [f"{rule} priority {n}" for n, rule in enumerate([
+        "from 10.7.0.0/16 table 102", "from 10.7.0.0/16 table 102 bogus",
+        "from 2001:db8::/32 to 10.7.0.0/16 table 102", "from abc table 102",
+        "to 10.7.0.0/16 lookup main", "from 10.7.0.0/16 blackhole", "from 10.7.0.0/16 goto 50",
+        "from 10.7.0.0/16 goto 500", "from 10.7.0.0/16 table 0", "from 10.7.0.0/16 table 102 nop",
+        "not from 10.7.0.0/16 prohibit", "iif eth1 table 102", "iif eth9 table 102",
+        "from 10.7.0.0/16 table bogus"], start=102)]
+    + ["from 10.7.0.0/16 table 102", "from 10.7.0.0/16 priority 102",
+       "from 10.7.0.0/16 table 102 priority x"],
+    values.Vmac: ["", "vrrp.52", "vrrp.52 02:00:5e:00:01:34", "01:00:5e:00:01:34",
+                  "00:00:5e:00:01:34", "averyveryverylongname", "zz:00", "02:00:5e:00:01"],
+    values.Ipvlan: ["", "ipvl0", "ipvl0 10.0.0.99/24", "ipvl0 10.0.0.99/24 bridge",
+                    "ipvl0 bridge private", "ipvl0 ipvl1", "averyveryverylongname"],
     values.Weighted: ["undefined_name", "NAME weight", "NAME weight 300", "NAME weight abc",
                       "NAME weight -254", "NAME bogus 5", "NAME weight 10 bogus", "NAME",
                       "NAME weight -60", "NAME weight 10 reverse"],
@@ -203,7 +225,7 @@ def mutations() -> list[Mutation]:
                 line = index + 1
             add(f"{block}/{keyword} {value!r}", changed, line)
     for (block, keyword), kind in ENTRIES.items():
-        parent = first_block.get(block)
+        parent = tree if block == TOP else first_block.get(block)
         node = parent.find(keyword) if parent else None
         if node is None:
             continue

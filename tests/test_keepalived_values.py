@@ -100,6 +100,26 @@ def mutate(old: str, new: str) -> str:
         ("interface eth0", "interface eth9", 12, "unknown-interface", "does not exist"),
         ("  priority 100\n", "  priority 100\n  authentication {\n    auth_type FOO\n  }\n", 16,
          "bad-value", "not one of PASS, AH"),
+        # routes, rules and the VMAC/ipvlan options (keepalived's alloc_route/alloc_rule)
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_routes {\n    10.9.0.0/16 via "
+         "2001:db8::1 dev eth0\n  }\n", 17, "bad-value", "mixes IPv4 and IPv6"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_routes {\n    via 10.0.0.1 dev eth0\n"
+         "  }\n", 17, "bad-value", "no destination; keepalived skips the route"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_routes {\n    10.9.0.0/16 via 10.0.0.1\n"
+         "  }\n", 17, "keepalived-default", "cannot track it"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_routes {\n    10.9.0.0/16 gw 10.0.0.1 "
+         "dev eth0\n  }\n", 17, "deprecated-keyword", "please use via"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_routes {\n    10.9.0.0/16 dev eth9\n"
+         "  }\n", 17, "unknown-interface", "skips the entry"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_rules {\n    from 10.9.0.0/16 priority 5"
+         "\n  }\n", 17, "bad-value", "no action"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_rules {\n    from 10.9.0.0/16 table 5"
+         "\n  }\n", 17, "keepalived-default", "no preference"),
+        ("  advert_int 1\n", "  advert_int 1\n  virtual_rules {\n    from 10.9.0.0/16 goto 5 "
+         "priority 9\n  }\n", 17, "bad-value", "preference below its target"),
+        ("advert_int 1", "use_vmac 01:00:5e:00:01:33", 15, "bad-value", "multicast MAC"),
+        ("advert_int 1", "use_ipvlan ipvl0 bridge vepa", 15, "bad-value", "one mode"),
+        ("advert_int 1", "use_ipvlan ipvl0", 15, "missing-keyword", "FAULT"),
     ],
 )  # fmt: skip
 def test_single_line_mistakes(old: str, new: str, line: int, code: str, meaning: str) -> None:

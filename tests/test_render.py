@@ -63,8 +63,12 @@ def test_features_render_to_their_keywords() -> None:
         "        status_code 200",
         "    enable_sni",
         "virtual_server 2001:db8:1::10 443 {",
+        "  unicast_peer {\n    10.1.0.2\n  }",  # lb-a's own address, left out of lb-a's file
     ]:
         assert expected in conf
+    assert "unicast_src_ip" not in conf  # lb-b names none: keepalived takes int0's address
+    front6 = conf[conf.index("vrrp_instance FRONT6") :].splitlines()
+    assert (front6[1].strip(), front6[4].strip()) == ("state MASTER", "priority 200")
     # nopreempt only works from BACKUP, so no director starts BACKUP's instance as MASTER.
     master_conf = render_keepalived_conf(load_spec(EVERYTHING), "lb-a")
     back = master_conf[master_conf.index("vrrp_instance BACK") :]

@@ -125,7 +125,7 @@ def test_each_mistake_names_its_line(old: str, new: str, expected: str) -> None:
         (
             "address: 192.168.0.174\n    port: 80\n",
             "fwmark: 80\n",
-            "virtual_services[0]: a check behind a fwmark service has no port to connect to",
+            "virtual_services[0]: a check behind a fwmark or group service has no port to connect",
         ),
     ],
 )
@@ -199,3 +199,175 @@ def test_seed_round_trips_through_yaml_dump() -> None:
     spec = load_seed_spec()
     again, _ = read_spec(dump_spec(spec), "dumped.yaml")
     assert again == spec
+
+
+UNICAST = (
+    "      track_interfaces: [eth1]   # its own link is watched anyway\n",
+    "      track_interfaces: [eth1]   # its own link is watched anyway\n"
+    "      unicast_peers: [192.168.0.204, 192.168.0.176]\n",
+)
+
+
+def test_unicast_peers_leave_out_each_directors_own_address() -> None:
+    spec, warnings = read_spec(seed_with(*UNICAST), "spec.yaml")
+    external = spec.vrrp.instances[0]
+    assert [str(p) for p in external.peers_of(spec.directors[0])] == ["192.168.0.176"]
+    assert [str(p) for p in external.peers_of(spec.directors[1])] == ["192.168.0.204"]
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "blamed", "expected"),
+    [
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204, 192.168.0.176, 192.168.0.176]",
+            "unicast_peers:",
+            "unicast peer 192.168.0.176 is listed twice",
+        ),
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204, 192.168.0.176, 2001:db8::1]",
+            "unicast_peers:",
+            "2001:db8::1 is not IPv4 like VI_EXTERNAL's VIPs; keepalived skips it",
+        ),
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204]",
+            "unicast_peers:",
+            "every unicast peer of VI_EXTERNAL is director01's own address",
+        ),
+        (
+            "[192.168.0.204, 192.168.0.176]",
+            "[192.168.0.204, 192.168.0.99]",
+            "unicast_peers:",
+            "none of director02's addresses on eth0 is a unicast peer of VI_EXTERNAL, so no "
+            "other director sends it adverts and both become master (fix: add director02's "
+            "address (192.168.0.176))",
+        ),
+        (
+            "    priority: 50\n",
+            "    priority: 50\n    unicast_src_ips: {VI_EXTERNAL: 192.168.0.99}\n",
+            "unicast_src_ips:",
+            "director02 has no address 192.168.0.99 on eth0 to send VI_EXTERNAL's adverts from "
+            "(fix: use one of 192.168.0.176)",
+        ),
+        (
+            "    priority: 50\n",
+            "    priority: 50\n    unicast_src_ips: {VI_NOPE: 192.168.0.176}\n",
+            "unicast_src_ips:",
+            "director02's unicast_src_ips names unknown instance 'VI_NOPE'",
+        ),
+        (
+            "    priority: 50\n",
+            "    priority: 50\n    states: {VI_NOPE: MASTER}\n",
+            "states:",
+            "director02's states names unknown instance 'VI_NOPE'",
+        ),
+        (
+            "vrrp:\n",
+            "vrrp:\n  strict: true\n",
+            "unicast_peers:",
+            "VI_EXTERNAL has unicast_peers, which keepalived refuses in strict mode",
+        ),
+    ],
+)
+def test_unicast_mistakes_name_their_line(old: str, new: str, blamed: str, expected: str) -> None:
+    assert_error_at(seed_with(*UNICAST).replace(old, new, 1), blamed, expected)
+
+
+def assert_error_at(text: str, blamed: str, expected: str) -> None:
+    """``text`` fails to load with an error saying ``expected`` on the line with ``blamed``."""
+    problems = errors_of(text)
+    where = f"spec.yaml:{line_of(text, blamed)}: error: "
+    assert [p for p in problems if expected in p and p.startswith(where)], problems
+
+
+def test_an_unused_unicast_source_is_a_warning() -> None:
+    text = seed_with("    priority: 50\n", "    priority: 50\n    unicast_src_ips: {VI_EXTERNAL: "
+                     "192.168.0.176}\n")  # fmt: skip
+    _, warnings = read_spec(text, "spec.yaml")
+    assert [(w.location.line, w.severity) for w in warnings] == [
+        (line_of(text, "unicast_src_ips"), "warning")
+    ]
+    assert "VI_EXTERNAL has no unicast_peers, so it sends multicast adverts" in warnings[0].message
+
+
+GROUP = (
+    "virtual_services:\n",
+    "virtual_server_groups:\n"
+    "  - name: web\n"
+    "    members:\n"
+    "      - {address: 192.168.0.174, port: 8080}\n"
+    "      - {fwmark: 3}\n"
+    "virtual_services:\n"
+    "  - name: alt\n"
+    "    group: web\n"
+    "    real_servers: [{address: 192.168.170.25, port: 80, check: {type: TCP_CHECK}}]\n",
+)
+
+
+def test_a_virtual_server_group_loads() -> None:
+    spec, warnings = read_spec(seed_with(*GROUP), "spec.yaml")
+    (alt, *_) = spec.virtual_services
+    assert [m.endpoint for m in spec.members(alt)] == ["192.168.0.174:8080", "FWM 3"]
+    assert alt.endpoint == "group web" and warnings == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "blamed", "expected"),
+    [
+        ("    group: web\n", "    group: wbe\n", "group: wbe",
+         "virtual service alt uses unknown group 'wbe' (fix: define it under "
+         "virtual_server_groups (web))"),
+        ("{address: 192.168.0.174, port: 8080}", "{address: 192.168.0.174, port: 80}",
+         "    port: 80", "TCP 192.168.0.174:80 is already virtual service alt"),
+        ("{address: 192.168.0.174, port: 8080}",
+         "{address: 192.168.0.174, last: 192.168.0.170, port: 8080}", "last: 192.168.0.170",
+         "the range 192.168.0.174 to 192.168.0.170 must rise within the last byte"),
+        ("{fwmark: 3}", "{fwmark: 3, port: 80}", "{fwmark: 3, port: 80}",
+         "a group member is a fwmark alone, or an address and a port"),
+        ("    group: web\n", "    group: web\n    port: 80\n", "- name: alt",
+         "give either address and port, or fwmark, or group"),
+    ],
+)  # fmt: skip
+def test_group_mistakes_name_their_line(old: str, new: str, blamed: str, expected: str) -> None:
+    assert_error_at(seed_with(*GROUP).replace(old, new, 1), blamed, expected)
+
+
+def test_an_unused_group_is_a_warning() -> None:
+    text = seed_with(*GROUP).replace("    group: web\n", "    address: 192.168.0.174\n"
+                                     "    port: 8080\n")  # fmt: skip
+    _, warnings = read_spec(text, "spec.yaml")
+    assert [(w.location.line, w.message) for w in warnings] == [
+        (line_of(text, "- name: web"), "virtual server group web is used by no virtual service, "
+         "so nothing listens on its addresses"),
+    ]  # fmt: skip
+
+
+def test_per_instance_priorities_decide_each_election() -> None:
+    text = seed_with("    priority: 50\n", "    priority: 50\n    priorities: {VI_INTERNAL: 150}\n")
+    spec, _ = read_spec(text, "spec.yaml")
+    assert [spec.master_of(i.name).name for i in spec.vrrp.instances] == [
+        "director01",
+        "director02",
+    ]
+    assert_error_at(
+        text.replace("{VI_INTERNAL: 150}", "{VI_INTERNAL: 100}"),
+        "priorities:",
+        "priority 100 for VI_INTERNAL equals director01's",
+    )
+    assert_error_at(
+        text.replace("{VI_INTERNAL: 150}", "{VI_NOPE: 150}"),
+        "priorities:",
+        "director02's priorities names unknown instance 'VI_NOPE'",
+    )
+
+
+def test_a_vip_on_a_missing_interface_names_its_line() -> None:
+    text = seed_with(
+        "      virtual_ipaddresses: [192.168.0.174/32]\n",
+        "      virtual_ipaddresses: [192.168.0.174/32]\n"
+        "      vip_options: {192.168.0.174/32: {dev: eth7}}\n",
+    )
+    assert_error_at(text, "vip_options:", "VI_EXTERNAL uses interface eth7, which director01")

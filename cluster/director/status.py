@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cluster.ipvs.table import Table, service_from_spec
+from cluster.ipvs.table import Table, desired_table
 from cluster.spec.model import ClusterSpec
 
 EntryState = Literal["ok", "down", "missing", "extra", "differs"]
@@ -57,8 +57,7 @@ def pool_report(
     direct``, where nothing but ``cluster apply`` adds or removes real servers.
     """
     entries = []
-    for vs in spec.virtual_services:
-        want = service_from_spec(vs)
+    for want in desired_table(spec).services:
         name = str(want.key)
         have = live.service(want.key)
         if have is None:

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cluster.errors import UsageError
-from cluster.spec.model import ClusterSpec, Director, Interface, IPAddress
+from cluster.spec.model import ClusterSpec, Director, Interface, IPAddress, VirtualService
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Family = Literal[4, 6]
@@ -243,17 +243,18 @@ def _input(spec: ClusterSpec, director: Director, sides: Sides) -> Iterator[Rule
     for family in FAMILIES:
         yield _icmp("essential ICMP", family, ICMP_INPUT[family])
     for vs in spec.virtual_services:
-        if vs.address is None:
+        for mark in (m.fwmark for m in spec.members(vs) if m.fwmark is not None):
             # The spec says which mark, not which packets: the marking rule (mangle
             # PREROUTING, before this chain) is the operator's.
-            yield Rule(f"virtual service {vs.name}: fwmark {vs.fwmark}", mark=vs.fwmark)
-        else:
+            yield Rule(f"virtual service {vs.name}: fwmark {mark}", mark=mark)
+        for port, addresses in _ports(spec, vs).items():
+            endpoint = vs.endpoint if vs.group is None else f"{vs.endpoint} port {port}"
             yield from per_family(
                 Rule(
-                    f"virtual service {vs.name}: {vs.protocol} {vs.endpoint}",
-                    daddr=(_host(vs.address),),
+                    f"virtual service {vs.name}: {vs.protocol} {endpoint}",
+                    daddr=addresses,
                     protocol=L4[vs.protocol],
-                    dport=vs.port,
+                    dport=port,
                 )
             )
     for allow in spec.firewall.allow:
@@ -269,7 +270,8 @@ def _input(spec: ClusterSpec, director: Director, sides: Sides) -> Iterator[Rule
 
 
 def _vrrp(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
-    """Adverts to the VRRP group on each instance's link, from the peers on that segment only.
+    """Adverts to the VRRP group on each instance's link, from the peers on that segment only
+    (or, for an instance with unicast peers, from those peers to this director).
 
     Any host on the segment can send an advert with a higher priority and take the VIPs; the
     source address is what the firewall can check. VRRPv3 over IPv6 sends from link-local
@@ -279,6 +281,17 @@ def _vrrp(spec: ClusterSpec, director: Director) -> Iterator[Rule]:
     for instance in spec.vrrp.instances:
         mine = director.interface(instance.interface)
         if mine is None:
+            continue
+        if instance.unicast_peers:
+            # Unicast adverts come from the peers this director sends to, addressed to it.
+            yield from per_family(
+                Rule(
+                    f"VRRP {instance.name} from its unicast peers",
+                    iif=(mine.name,),
+                    saddr=tuple(_host(p) for p in instance.peers_of(director)),
+                    protocol="vrrp",
+                )
+            )
             continue
         peers = _peer_addresses(spec, director, mine.segment)
         for family in FAMILIES:
@@ -357,15 +370,15 @@ def _forward(spec: ClusterSpec, sides: Sides) -> Iterator[Rule]:
         # packets on to the director that now holds the VIP (send_redirects=0 keeps the
         # kernel from telling the client to go there itself, which it cannot do for a VIP).
         for vs in spec.virtual_services:
-            if vs.address is not None:
+            for port, addresses in _ports(spec, vs).items():
                 yield from per_family(
                     Rule(
                         f"virtual service {vs.name} to the VIP's current holder",
-                        daddr=(_host(vs.address),),
+                        daddr=addresses,
                         iif=outside,
                         oif=outside,
                         protocol=L4[vs.protocol],
-                        dport=vs.port,
+                        dport=port,
                     )
                 )
     if sides.internal and sides.external:
@@ -378,6 +391,15 @@ def _forward(spec: ClusterSpec, sides: Sides) -> Iterator[Rule]:
                 ct_state=("new",),
             )
         )
+
+
+def _ports(spec: ClusterSpec, vs: VirtualService) -> dict[int, tuple[Network, ...]]:
+    """The service's VIPs by port: one, or those of its group's address members."""
+    ports: defaultdict[int, list[Network]] = defaultdict(list)
+    for member in spec.members(vs):
+        if member.address is not None and member.port is not None:
+            ports[member.port].append(_host(member.address))
+    return {port: _unique(addresses) for port, addresses in ports.items()}
 
 
 def _postrouting(sides: Sides) -> Iterator[Rule]:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from cluster.spec.model import ClusterSpec, VirtualService
+from cluster.spec.model import ClusterSpec, GroupMember, VirtualService
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Protocol = Literal["TCP", "UDP", "SCTP"]
@@ -272,14 +272,19 @@ def _netmask_prefix(vs: VirtualService, family: Literal[4, 6]) -> int:
     return ipaddress.ip_network(f"0.0.0.0/{netmask}" if family == 4 else f"::/{netmask}").prefixlen
 
 
-def service_from_spec(vs: VirtualService) -> Service:
-    """The kernel's view of one spec service, with all of its real servers up."""
-    if vs.fwmark is not None:
+def services_from_spec(spec: ClusterSpec, vs: VirtualService) -> list[Service]:
+    """The kernel's view of one spec service, with all of its real servers up: one IPVS
+    service, or one per member of its virtual server group."""
+    return [_service(vs, member) for member in spec.members(vs)]
+
+
+def _service(vs: VirtualService, member: GroupMember) -> Service:
+    if member.fwmark is not None:
         family: Literal[4, 6] = next((rs.address.version for rs in vs.real_servers), 4)
-        key = ServiceKey.mark(vs.fwmark, family)
+        key = ServiceKey.mark(member.fwmark, family)
     else:
-        assert vs.address is not None and vs.port is not None  # the model checks this
-        key = ServiceKey.inet(vs.protocol, vs.address, vs.port)
+        assert member.address is not None and member.port is not None  # the model checks this
+        key = ServiceKey.inet(vs.protocol, member.address, member.port)
     return Service(
         key=key,
         scheduler=vs.scheduler,
@@ -305,4 +310,4 @@ def desired_table(spec: ClusterSpec) -> Table:
     keepalived's checkers build, and a real server missing from the live table is one whose
     check fails.
     """
-    return Table(tuple(service_from_spec(vs) for vs in spec.virtual_services))
+    return Table(tuple(s for vs in spec.virtual_services for s in services_from_spec(spec, vs)))

@@ -2,9 +2,10 @@
 
 An operator who already runs a director pair gives one file per director: the first file
 supplies the VRRP instances, sync groups and virtual servers, and every file supplies its
-director's router_id, interfaces, priority and the state each instance starts in. What the
-spec cannot express yet (other checkers, virtual_server_group, unicast peers, ...) is left out
-and reported as a warning at its file:line, so nothing disappears silently.
+director's router_id, interfaces, priority (per instance where they differ), the state each
+instance starts in and its unicast source address. What the spec cannot express yet (other
+checkers, ...) is left out and reported as a warning at its file:line, so nothing disappears
+silently.
 
 A config with values keepalived itself refuses is not imported: the errors lint finds there
 (``priority 300``, a VIP that is not an address) are raised, each at its line, because the
@@ -28,13 +29,17 @@ article's ``virtual_server`` swallowed by an unclosed block) is not imported eit
 >>> spec, warnings = import_keepalived_confs([tree])
 >>> spec.directors[0].priority, spec.virtual_services[0].scheduler
 (150, 'wrr')
->>> [f"{w.location} {w.severity}" for w in warnings]
-['lb1.conf:2 warning', 'lb1.conf:10 warning']
+>>> for warning in warnings:
+...     print(warning.location, warning.message.split(",")[0])
+lb1.conf:2 no router_id: keepalived names this director by its host name
+lb1.conf:2 render writes enable_script_security and script_user root into global_defs
+lb1.conf:10 real server 10.0.0.1 has no health check
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pydantic
@@ -67,6 +72,8 @@ INSTANCE_KEYS = {
     "authentication",
     "virtual_ipaddress",
     "track_interface",
+    "unicast_peer",
+    "unicast_src_ip",
     *NOTIFY,
 }
 GARP = {
@@ -90,6 +97,7 @@ GLOBAL_KEYS = {
     "vrrp_strict",
     "lvs_sync_daemon",
     "enable_script_security",
+    "script_user",
     *GARP,
 }
 SCRIPT_KEYS = {"script", "interval", "timeout", "weight", "rise", "fall"}
@@ -110,7 +118,14 @@ CHECK_KEYS = {
     "delay_loop",
     "virtualhost",
 }
-TOP_LEVEL = {"global_defs", "vrrp_instance", "vrrp_sync_group", "virtual_server", "vrrp_script"}
+TOP_LEVEL = {
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "virtual_server",
+    "virtual_server_group",
+    "vrrp_script",
+}
 #: What lint finds that keepalived refuses outright; such a config is not imported.
 REFUSED = {"bad-value", "missing-value", "bad-address", "duplicate-name", "unknown-interface"}
 
@@ -132,27 +147,25 @@ class _Importer:
                 return location
         return self.origin[()]
 
-    def skip(self, node: Node, why: str = "is not in the cluster spec model yet") -> bool:
-        """Report a line the spec leaves out; False, so that it can end a filter."""
+    def warn(self, node: Node, message: str, fix: str, code: str) -> None:
+        """Report, at ``node``'s line, something the spec changes or leaves out."""
+        self.warnings.append(Problem(node.location, message, fix, "warning", code))
+
+    def skip(
+        self, node: Node, why: str = "is not in the cluster spec model yet", what: str = "left out"
+    ) -> bool:
+        """Report a line the spec leaves out (or ``what`` it does with it); False, so that it
+        can end a filter."""
         words = " ".join([node.keyword, *node.args])
-        self.warnings.append(
-            Problem(
-                node.location,
-                f"{words} {why}; left out",
-                fix="add it to the spec by hand if you need it",
-                severity="warning",
-                code="import-skipped",
-            )
-        )
+        self.warn(node, f"{words} {why}; {what}", "add it to the spec by hand if you need it",
+                  "import-skipped")  # fmt: skip
         return False
 
     def keep(self, tree: ConfigTree, keyword: str) -> list[Node]:
         """The blocks the spec can hold; the rest are reported and left out."""
         kept = []
         for node in tree.find_all(keyword):
-            if keyword == "virtual_server" and node.arg(0) == "group":
-                self.skip(node, "uses a virtual_server_group, which the spec has no model for")
-            elif keyword == "virtual_server" and len(node.args) < 2:
+            if keyword == "virtual_server" and len(node.args) < 2:
                 self.skip(node, "has no address and port")
             elif keyword == "vrrp_sync_group" and node.find("group") is None:
                 self.skip(node, "has no group { } block")
@@ -162,41 +175,46 @@ class _Importer:
 
     def director(self, tree: ConfigTree, index: int) -> dict[str, Any]:
         instances = tree.find_all("vrrp_instance")
-        priorities = sorted({int(_value(n, "priority") or 100) for n in instances})
-        for instance in instances if len(priorities) > 1 else ():
-            if int(_value(instance, "priority") or 100) != priorities[-1]:
-                self.warnings.append(
-                    Problem(
-                        (instance.find("priority") or instance).location,
-                        f"the instances have priorities {priorities}; the spec gives a "
-                        f"director one, so {instance.arg(0)} gets {priorities[-1]}",
-                        severity="warning",
-                        fix="check the imported priority",
-                        code="import-priority",
-                    )
+        for instance in instances:
+            state = instance.find("state")
+            if instance.find("priority") is None and state and state.arg(0) == "MASTER":
+                self.warn(
+                    state,
+                    "state MASTER without a priority makes keepalived use priority 255, the "
+                    "address owner's; the spec keeps the director's priority (100 unless "
+                    "another instance sets one) and render writes it",
+                    "set the director's priority in the spec",
+                    "import-priority",
                 )
+        # The director's priority is its highest; instances below it keep theirs.
+        priorities = {n.arg(0): int(_value(n, "priority") or 100) for n in instances}
+        top = max(priorities.values(), default=100)
         interfaces: list[str] = []
         for instance in instances:
-            for name in [_value(instance, "interface"), *_words(instance, "track_interface")]:
+            vip_devs = [
+                words[words.index("dev") + 1]
+                for entry in _entries(instance, "virtual_ipaddress")
+                if "dev" in (words := list(entry.args))[:-1]
+            ]
+            tracked = _words(instance, "track_interface")
+            for name in [_value(instance, "interface"), *tracked, *vip_devs]:
                 if name and name not in interfaces:
                     interfaces.append(name)
         globals_ = tree.find("global_defs")
         number = f"{index + 1:02d}"
         if _value(globals_, "router_id") is None and tree.nodes:
-            self.warnings.append(
-                Problem(
-                    (globals_ or tree.nodes[0]).location,
-                    f"no router_id: keepalived names this director by its host name, the "
-                    f"spec calls it DIRECTOR{number} and render writes router_id DIRECTOR{number}",
-                    "set the director's router_id in the spec",
-                    "warning",
-                    "import-router-id",
-                )
+            self.warn(
+                globals_ or tree.nodes[0],
+                f"no router_id: keepalived names this director by its host name, the spec "
+                f"calls it DIRECTOR{number} and render writes router_id DIRECTOR{number}",
+                "set the director's router_id in the spec",
+                "import-router-id",
             )
         return {
             "name": f"director{number}",
             "router_id": _value(globals_, "router_id") or f"DIRECTOR{number}",
-            "priority": priorities[-1] if priorities else 100,
+            "priority": top,
+            "priorities": {name: value for name, value in priorities.items() if value != top},
             # A config does not say which L2 segment an interface is on; its name will do.
             "interfaces": [{"name": name, "segment": name} for name in interfaces],
             # keepalived starts an instance without a state as BACKUP; so does the spec's.
@@ -204,12 +222,79 @@ class _Importer:
                 instance.arg(0): "MASTER" if _value(instance, "state") == "MASTER" else "BACKUP"
                 for instance in instances
             },
+            "unicast_src_ips": self.unicast_sources(instances),
         }
+
+    def unicast_sources(self, instances: tuple[Node, ...]) -> dict[str, str]:
+        """Each instance's unicast_src_ip, where it has unicast peers to send to."""
+        sources = {}
+        for instance in instances:
+            if (node := instance.find("unicast_src_ip")) is None:
+                continue
+            if _entries(instance, "unicast_peer"):
+                sources[instance.arg(0)] = node.arg(0)
+            else:
+                self.skip(node, "has no unicast_peer to send to, so keepalived uses multicast")
+        return sources
+
+    def unicast_peers(self, trees: Sequence[ConfigTree], instances: list[dict[str, Any]]) -> None:
+        """Every director's unicast peers of an instance, in one list: each file lists the
+        others, and render leaves out a director's own addresses."""
+        for instance in instances:
+            for tree in trees:
+                for node in tree.find_all("vrrp_instance"):
+                    if node.arg(0) != instance["name"]:
+                        continue
+                    for entry in _entries(node, "unicast_peer"):
+                        if entry.args:
+                            self.skip(entry, "has ttl options the spec has no model for",
+                                      "the peer is kept without them")  # fmt: skip
+                        if entry.keyword not in instance.setdefault("unicast_peers", []):
+                            instance["unicast_peers"].append(entry.keyword)
+
+    def check_unicast(self, trees: Sequence[ConfigTree], spec: ClusterSpec) -> None:
+        """Report each file whose rendered unicast_peer list would not be the one it has."""
+        for tree, director in zip(trees, spec.directors, strict=True):
+            for instance in spec.vrrp.instances:
+                node = next((n for n in tree.find_all("vrrp_instance")
+                             if n.arg(0) == instance.name), None)  # fmt: skip
+                block = node.find("unicast_peer") if node is not None else None
+                written = [e.keyword for e in _entries(node, "unicast_peer")] if node else []
+                rendered = [str(peer) for peer in instance.peers_of(director)]
+                if instance.unicast_peers and sorted(rendered) != sorted(written):
+                    self.warn(
+                        block or node or tree.nodes[0],
+                        f"{instance.name}'s unicast peers here are {written or 'none'}, but "
+                        f"from the spec render writes {rendered or 'none'} for {director.name}",
+                        "give the director its addresses on the link in the spec "
+                        "(interfaces[].addresses), or its unicast_src_ips",
+                        "import-unicast",
+                    )
+
+    def script_security(self, tree: ConfigTree) -> None:
+        """Render always writes enable_script_security and script_user root; say so where a
+        config runs its scripts otherwise."""
+        node = tree.find("global_defs")
+        user = node.find("script_user") if node else None
+        if node and node.find("enable_script_security") and user and user.args == ("root",):
+            return
+        if node is not None or tree.nodes:
+            self.warn(
+                node or tree.nodes[0],
+                "render writes enable_script_security and script_user root into global_defs, "
+                "which this config lacks: scripts run as root, and only if no other user can "
+                "write them",
+                "check that root owns the scripts (keepalived -t names any it refuses)",
+                "import-script-security",
+            )
 
     def globals_(self, node: Node | None, vrrp: dict[str, Any]) -> None:
         """global_defs settings the spec holds go into ``vrrp``; the rest are reported."""
         for child in node.children or () if node else ():
-            if child.keyword not in GLOBAL_KEYS:
+            if child.keyword == "script_user" and child.args != ("root",):
+                self.skip(child, "is not the user render writes", "render writes script_user "
+                          "root")  # fmt: skip
+            elif child.keyword not in GLOBAL_KEYS:
                 self.skip(child)
             elif child.keyword == "vrrp_strict":
                 vrrp["strict"] = True
@@ -255,7 +340,13 @@ class _Importer:
         if globals_ is None or server is None:
             return None
         if globals_.find("smtp_alert") is None:
-            self.skip(server, "is used by render with smtp_alert, which this config lacks")
+            self.warn(
+                server,
+                f"smtp_server {server.arg(0)} is here without smtp_alert, so keepalived sends no "
+                "mail; render adds smtp_alert, and mails state changes and checker results",
+                "delete notification from the spec if the directors should not send mail",
+                "import-smtp-alert",
+            )
         self.origin[("notification",)] = server.location
         data: dict[str, Any] = {
             "smtp_server": server.arg(0),
@@ -340,10 +431,34 @@ class _Importer:
             NOTIFY[c.keyword]: " ".join(c.args) for c in node.children or () if c.keyword in NOTIFY
         }
 
+    def group(self, node: Node, index: int) -> dict[str, Any]:
+        """A virtual_server_group: its ``IP[-LAST] PORT`` and ``fwmark N`` lines."""
+        self.origin[("virtual_server_groups", index)] = node.location
+        members: list[dict[str, Any]] = []
+        for entry in node.children or ():
+            self.origin[("virtual_server_groups", index, "members", len(members))] = entry.location
+            if entry.keyword == "fwmark":
+                members.append({"fwmark": entry.arg(0)})
+                if len(entry.args) > 1:
+                    self.skip(entry, "names an address family the spec has no model for",
+                              "the mark is kept without it")  # fmt: skip
+            elif "/" in entry.keyword or not entry.arg(0).strip("0"):
+                self.skip(entry, "is a prefix or has no port, which the spec has no model for")
+            else:
+                first, _, last = entry.keyword.partition("-")
+                member = {"address": first, "port": entry.arg(0)}
+                members.append(member | ({"last": _range_end(first, last)} if last else {}))
+                if len(entry.args) > 1:
+                    self.skip(entry, "has words after the port that the spec has no model "
+                              "for", "the address and port are kept")  # fmt: skip
+        return {"name": node.arg(0), "members": members}
+
     def virtual_server(self, node: Node, index: int) -> dict[str, Any]:
         self.origin[("virtual_services", index)] = node.location
-        if node.arg(0) == "fwmark":
-            data: dict[str, Any] = {"name": f"fwmark-{node.arg(1)}", "fwmark": node.arg(1)}
+        if node.arg(0) == "group":
+            data: dict[str, Any] = {"name": f"group-{node.arg(1)}", "group": node.arg(1)}
+        elif node.arg(0) == "fwmark":
+            data = {"name": f"fwmark-{node.arg(1)}", "fwmark": node.arg(1)}
         else:
             data = {
                 "name": f"{node.arg(0)}-{node.arg(1)}".replace(":", "."),
@@ -425,11 +540,13 @@ def import_keepalived_confs(
     importer = _Importer()
     first = trees[0]
     importer.origin[()] = Location(first.files[0] if first.files else "<config>")
-    refused = [
+    errors = [
         p for tree in trees for p in lint(tree) if p.code in REFUSED and p.severity == "error"
     ]
-    if refused:
+    unread = {location for tree in trees for location in _unread(tree)}
+    if refused := [p for p in errors if p.location not in unread]:
         raise SpecError(refused)
+    importer.warnings += [p for p in errors if p.location in unread]
     for tree in trees:  # what keepalived would ignore or complain about, it says so here too
         importer.warnings += tree.problems
     for node in first.nodes:
@@ -452,6 +569,9 @@ def import_keepalived_confs(
                 for i, n in enumerate(importer.keep(first, "vrrp_sync_group"))
             ],
         },
+        "virtual_server_groups": [
+            importer.group(n, i) for i, n in enumerate(first.find_all("virtual_server_group"))
+        ],
         "virtual_services": [
             importer.virtual_server(n, i)
             for i, n in enumerate(importer.keep(first, "virtual_server"))
@@ -460,6 +580,9 @@ def import_keepalived_confs(
     if (notification := importer.notification(first.find("global_defs"))) is not None:
         data["notification"] = notification
     importer.globals_(first.find("global_defs"), data["vrrp"])
+    for tree in trees:
+        importer.script_security(tree)
+    importer.unicast_peers(trees, data["vrrp"]["instances"])
     _name_services_apart(data["virtual_services"])
     try:
         spec = ClusterSpec.model_validate(data)
@@ -474,7 +597,29 @@ def import_keepalived_confs(
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise SpecError(errors)
+    importer.check_unicast(trees, spec)
     return spec, sorted(importer.warnings + problems, key=lambda p: p.location)
+
+
+def _unread(tree: ConfigTree) -> set[Location]:
+    """The lines of blocks import leaves out whole (static routes, an instance's virtual
+    routes, ...): a value keepalived refuses there changes nothing the spec holds, so it is
+    reported rather than refused."""
+
+    def below(node: Node) -> Iterator[Location]:
+        yield node.location
+        for child in node.children or ():
+            yield from below(child)
+
+    unread: set[Location] = set()
+    for node in tree.nodes:
+        if node.keyword not in TOP_LEVEL:
+            unread.update(below(node))
+        elif node.keyword == "vrrp_instance":
+            for child in node.children or ():
+                if child.keyword not in INSTANCE_KEYS:
+                    unread.update(below(child))
+    return unread
 
 
 def _name_services_apart(services: list[dict[str, Any]]) -> None:
@@ -502,6 +647,17 @@ def _entries(node: Node, keyword: str) -> tuple[Node, ...]:
 def _words(node: Node, keyword: str) -> list[str]:
     """``track_interface { eth1 weight 10 }`` gives ["eth1"]: the first word of each line."""
     return [entry.keyword for entry in _entries(node, keyword)]
+
+
+def _range_end(first: str, last: str) -> str:
+    """keepalived's range ``192.0.2.10-20`` ends at 192.0.2.20: LAST replaces the last byte
+    of an IPv4 address, or the last 16 bits (in hex) of an IPv6 one."""
+    try:
+        start = ipaddress.ip_address(first)
+        width, base = (8, 10) if start.version == 4 else (16, 16)
+        return str(type(start)((int(start) >> width << width) | int(last, base)))
+    except ValueError:
+        return last  # not an address range: the model refuses it at this line
 
 
 def _vip(address: str) -> str:

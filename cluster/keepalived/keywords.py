@@ -42,17 +42,21 @@ from cluster.keepalived.values import (
     Granularity,
     GroupEntry,
     Host,
+    Ipvlan,
     Kind,
     Number,
     Optional,
     Options,
     Peer,
     Reported,
+    Route,
+    Rule,
     Seconds,
     StatusCodes,
     SyncDaemon,
     Umask,
     Vip,
+    Vmac,
     Weighted,
     Word,
 )
@@ -669,6 +673,8 @@ VALUES: Final[dict[tuple[str, str], Kind]] = {
     ("garp_group", "gna_interval"): Seconds("0", "2147.483647"),
     ("garp_group", "interface"): _INTERFACE,
     ("vrrp_instance", "old_unicast_checksum"): Optional(Choice("never")),
+    ("vrrp_instance", "use_vmac"): Vmac(),
+    ("vrrp_instance", "use_ipvlan"): Ipvlan(),
     ("vrrp_instance", "state"): Choice(
         "MASTER", "BACKUP", effect="keepalived starts the instance as BACKUP"
     ),
@@ -824,6 +830,10 @@ ENTRIES: Final[dict[tuple[str, str], Kind]] = {
        for block in ("vrrp_instance", "vrrp_sync_group")},
     (TOP, "virtual_server_group"): GroupEntry(),
     (TOP, "static_ipaddress"): Vip(),
+    **{(block, f"{kind}_routes"): Route() for block, kind in (("vrrp_instance", "virtual"),
+                                                              (TOP, "static"))},
+    **{(block, f"{kind}_rules"): Rule() for block, kind in (("vrrp_instance", "virtual"),
+                                                            (TOP, "static"))},
 }  # fmt: skip
 """(block, list keyword) -> the kind of each line in its ``{ }`` list."""
 
@@ -838,3 +848,27 @@ REFERENCES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("BFD_CHECK", "name"): ("bfd_instance",),
 }  # fmt: skip
 """(block, keyword) -> the top-level blocks whose names its argument or entries must be."""
+
+DEFAULTS: Final[dict[tuple[str, str], str]] = {
+    # (block, keyword) -> what keepalived 2.2.7 uses when the keyword is absent, from its
+    # source; the renderer writes some of these out, which changes nothing.
+    (TOP, "global_defs"): "",  # an empty global_defs is no global_defs
+    ("global_defs", "smtp_connect_timeout"): "30",  # DEFAULT_SMTP_CONNECTION_TIMEOUT
+    # VRRP_PRIO_DFL, except that an instance with state MASTER and no priority gets 255
+    # (vrrp_complete_instance), so state MASTER and priority are read together.
+    ("vrrp_instance", "priority"): "100",
+    ("vrrp_instance", "state"): "BACKUP",  # for any priority but 255
+    ("vrrp_instance", "advert_int"): "1",  # VRRP_ADVER_DFL
+    ("vrrp_instance", "version"): "2",  # vrrp_version, except that IPv6 VIPs make it 3
+    ("vrrp_script", "interval"): "1",  # VRRP_SCRIPT_DI
+    ("vrrp_script", "rise"): "1",
+    ("vrrp_script", "fall"): "1",
+    ("vrrp_script", "weight"): "0",
+    ("virtual_server", "delay_loop"): "60",  # KEEPALIVED_DEFAULT_DELAY
+    ("virtual_server", "lvs_sched"): "wlc",  # IPVS_DEF_SCHED
+    ("virtual_server", "lvs_method"): "NAT",
+    ("real_server", "weight"): "1",
+    **{(checker, "connect_timeout"): "5" for checker in ("TCP_CHECK", "HTTP_GET", "SSL_GET")},
+}
+"""Settings keepalived assumes when a config leaves them out. An imported spec rendered back
+may state them explicitly; tests/test_import.py accepts exactly these as additions."""

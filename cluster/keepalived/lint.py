@@ -33,6 +33,7 @@ tracking weights can cross.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
 from collections.abc import Collection, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -232,12 +233,13 @@ def _undefined(node: Node, name: str, references: tuple[str, ...]) -> Problem:
 def _check_interfaces(tree: ConfigTree, interfaces: Collection[str]) -> Iterator[Problem]:
     """Interface names keepalived looks up on the machine it runs on."""
 
-    def missing(node: Node, name: str, what: str) -> Problem:
+    def missing(
+        node: Node, name: str, what: str, effect: str = "refuses to start its VRRP instances"
+    ) -> Problem:
         return _problem(
             node,
             "unknown-interface",
-            f"interface {name} for {what} does not exist on this director; keepalived "
-            "refuses to start its VRRP instances",
+            f"interface {name} for {what} does not exist on this director; keepalived {effect}",
             f"use one of {', '.join(sorted(interfaces))}, or lint with the director's "
             "interfaces (--interfaces)",
             "error",
@@ -259,11 +261,57 @@ def _check_interfaces(tree: ConfigTree, interfaces: Collection[str]) -> Iterator
                     and (name := words[words.index("dev") + 1]) not in interfaces
                 ):
                     yield missing(entry, name, f"address {entry.keyword}")
+        elif node.keyword in _ROUTING:
+            for entry in node.children or ():
+                words = [entry.keyword, *entry.args]
+                for option, name in itertools.pairwise(words):
+                    if option in ("dev", "oif", "iif") and name not in interfaces:
+                        yield missing(entry, name, f"{node.keyword} entry {entry.keyword}",
+                                      "skips the entry")  # fmt: skip
         elif node.keyword in ("interface", "vrf") and block in ("garp_group", "vrrp_instance"):
             if node.args and node.arg(0) not in interfaces and node.keyword == "vrf":
                 yield missing(node, node.arg(0), "vrf")
             elif node.args and node.arg(0) not in interfaces and block == "garp_group":
                 yield missing(node, node.arg(0), "garp_group")
+
+
+_ROUTING: Final = ("virtual_routes", "static_routes", "virtual_rules", "static_rules")
+RTPROT_KEEPALIVED: Final = 18
+"""The routing protocol number keepalived gives the routes and rules it tracks."""
+
+
+def _check_routing(tree: ConfigTree) -> Iterator[Problem]:
+    """Routes and rules keepalived takes but changes, and says so (alloc_route, alloc_rule):
+    a route it cannot track without an interface, a protocol it overrides to track one, a
+    rule without a preference."""
+    for block, node in _walk(tree.nodes):
+        kind = ENTRIES.get((block, node.keyword))
+        if node.keyword not in _ROUTING or kind is None:
+            continue
+        for entry in node.children or ():
+            words = (entry.keyword, *entry.args)
+            for old, new in (("gw", "via"), ("or", "nexthop")):
+                if old in words[1:] and not node.keyword.endswith("_rules"):
+                    yield _problem(entry, "deprecated-keyword", f"{node.keyword} entry "
+                                   f"{_words(entry)}: {old} is deprecated - please use {new}",
+                                   f"write {new} instead of {old}")  # fmt: skip
+            if kind.check(words) is not None or "no_track" in words or "nexthop" in words:
+                continue
+            rule = node.keyword.endswith("_rules")
+            protocol = words[words.index("protocol") + 1] if "protocol" in words[:-1] else None
+            if protocol not in (None, "keepalived", str(RTPROT_KEEPALIVED)) and not rule:
+                yield _problem(entry, "keepalived-default", f"{node.keyword} entry "
+                               f"{_words(entry)}: keepalived tracks it, so it uses protocol "
+                               "keepalived instead", "drop protocol, or add no_track")  # fmt: skip
+            if not rule and not {"dev", "oif"} & set(words):
+                yield _problem(entry, "keepalived-default", f"{node.keyword} entry "
+                               f"{_words(entry)} names no interface, so keepalived cannot "
+                               "track it", "add dev IFNAME, or no_track")  # fmt: skip
+            if rule and not {"preference", "order", "priority"} & set(words):
+                yield _problem(entry, "keepalived-default", f"{node.keyword} entry "
+                               f"{_words(entry)} has no preference; keepalived picks one, "
+                               "which is probably not what you want",
+                               "add priority N (lower is consulted first)")  # fmt: skip
 
 
 def _end(node: Node) -> Location:
@@ -435,6 +483,21 @@ def _check_instance_complete(instance: Node, global_defs: Node | None) -> Iterat
             f"vrrp_instance {name} has no virtual_ipaddress: it moves nothing",
             "add virtual_ipaddress { VIP/PREFIX }",
             "warning",
+        )
+    ipvlan = instance.find("use_ipvlan")
+    if (
+        ipvlan is not None
+        and vips
+        and ":" not in vips[0].keyword
+        and not any(_is_address(word) for word in ipvlan.args)
+    ):
+        yield _problem(
+            ipvlan,
+            "missing-keyword",
+            f"{name} uses an ipvlan without an address; keepalived puts an IPv4 instance into "
+            "FAULT (an IPv4 ipvlan requires a source ip address)",
+            "give the ipvlan its address: use_ipvlan IFNAME 192.0.2.5/24",
+            "error",
         )
     peers = [e for n in instance.find_all("unicast_peer") for e in n.children or ()]
     if not peers and (unicast := next(filter(None, map(instance.find, _UNICAST)), None)):
@@ -908,6 +971,7 @@ def lint(tree: ConfigTree, interfaces: Collection[str] | None = None) -> list[Pr
         *_check_sync_groups(tree),
         *_check_virtual_servers(tree),
         *_check_addresses(tree),
+        *_check_routing(tree),
     ]
     for instance in tree.find_all("vrrp_instance"):
         problems.extend(_check_instance(instance, global_defs))

@@ -23,9 +23,11 @@ from cluster.spec.model import (
     Check,
     ClusterSpec,
     Director,
+    GroupMember,
     Notify,
     RealServer,
     TrackScript,
+    VirtualServerGroup,
     VirtualService,
     VrrpInstance,
 )
@@ -83,6 +85,7 @@ def render_keepalived_conf(
     ]
     blocks += [_vrrp_instance(spec, director, instance) for instance in spec.vrrp.instances]
     if spec.ipvs == "keepalived":
+        blocks += [_group(group) for group in spec.virtual_server_groups]
         blocks += [_virtual_server(service) for service in spec.virtual_services]
     header = [
         f"! keepalived.conf for {director.name} of cluster {spec.name!r}.",
@@ -150,7 +153,7 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
     # The master is decided by priority; "state" is only where each director starts.
     # keepalived clears a MASTER start with nopreempt or AH auth, and -t says so.
     is_master = (
-        director is spec.master()
+        director is spec.master_of(instance.name)
         and not instance.nopreempt
         and (instance.auth is None or instance.auth.type != "AH")
     )
@@ -158,7 +161,7 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
     block.add("state", director.states.get(instance.name, "MASTER" if is_master else "BACKUP"))
     block.add("interface", instance.interface)
     block.add("virtual_router_id", instance.virtual_router_id)
-    block.add("priority", director.priority)
+    block.add("priority", director.priority_for(instance.name))
     block.add("advert_int", _number(instance.advert_int))
     if instance.version == 3:
         block.add("version", 3)
@@ -175,6 +178,10 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         block.list_block(
             "track_script", _weighted(instance.track_scripts, instance.track_script_weights)
         )
+    if instance.unicast_peers:
+        if (source := director.unicast_src_ips.get(instance.name)) is not None:
+            block.add("unicast_src_ip", source)
+        block.list_block("unicast_peer", instance.peers_of(director))
     block.list_block(
         "virtual_ipaddress", [_vip(instance, vip) for vip in instance.virtual_ipaddresses]
     )
@@ -183,11 +190,12 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
 
 
 def _virtual_server(service: VirtualService) -> Block:
-    head = (
-        f"virtual_server fwmark {service.fwmark}"
-        if service.fwmark is not None
-        else f"virtual_server {service.address} {service.port}"
-    )
+    if service.group is not None:
+        head = f"virtual_server group {service.group}"
+    elif service.fwmark is not None:
+        head = f"virtual_server fwmark {service.fwmark}"
+    else:
+        head = f"virtual_server {service.address} {service.port}"
     block = Block(head)
     block.add("delay_loop", _number(service.delay_loop))
     block.add("lvs_sched", service.scheduler)
@@ -244,6 +252,26 @@ def _check(check: Check) -> Block:
     if check.enable_sni:
         block.add("enable_sni")
     return block
+
+
+def _group(group: VirtualServerGroup) -> Block:
+    block = Block(f"virtual_server_group {group.name}")
+    for member in group.members:
+        block.add(_member(member))
+    return block
+
+
+def _member(member: GroupMember) -> str:
+    """A virtual_server_group line: ``fwmark N``, ``IP PORT`` or ``FIRST-LAST PORT``, where
+    LAST is the range's last byte (IPv4) or last 16 bits in hex (IPv6), as keepalived reads
+    it."""
+    if member.fwmark is not None:
+        return f"fwmark {member.fwmark}"
+    last = ""
+    if member.address is not None and member.last is not None:
+        end = int(member.last) & (0xFF if member.address.version == 4 else 0xFFFF)
+        last = f"-{end}" if member.address.version == 4 else f"-{end:x}"
+    return f"{member.address}{last} {member.port}"
 
 
 def _vip(instance: VrrpInstance, vip: object) -> str:

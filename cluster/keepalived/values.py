@@ -743,3 +743,274 @@ class GroupEntry(Kind):
         if len(args) > 1 and (reason := read_unsigned(args[1], 0, 65535)):
             return f"port {reason}"
         return None
+
+
+_RTN_TYPES = ("local", "nat", "broadcast", "brd", "anycast", "multicast", "prohibit",
+              "unreachable", "blackhole", "xresolve", "unicast", "throw")  # fmt: skip
+"""Route types by name (lib/rttables.c); a number 0-255 also works."""
+
+_RT_NAMES = {
+    "table": (("default", "main", "local"), UINT_MAX),
+    "protocol": (("none", "redirect", "kernel", "boot", "static", "gated", "ra", "mrt", "zebra",
+                  "bird", "babel", "dnrouted", "xorp", "ntk", "dhcp", "keepalived"), 255),
+    "scope": (("global", "nowhere", "host", "link", "site"), 255),
+    "tos": ((), 255),
+    "dsfield": ((), 255),
+}  # fmt: skip
+"""iproute2's names keepalived knows without /etc/iproute2 (lib/rttables.c), and the largest
+number each takes. Names a machine adds in /etc/iproute2 are unknown to lint."""
+
+
+def _rt_value(option: str, word: str) -> str | None:
+    """find_rttables_*(): a built-in name, or a number C's strtoul reads in any base."""
+    names, high = _RT_NAMES[option]
+    try:
+        number = int(word, 0)
+    except ValueError:
+        return None if word in names else f"{option} {word!r} is not a known name or a number"
+    return None if 0 <= number <= high else f"{option} {word} is above {high}"
+
+
+def _route_address(text: str, prefix: bool = True) -> tuple[int | None, str | None]:
+    """parse_route()/parse_ipaddress(): the family of ``default``/``any``/``all`` (None) or of
+    an address with an optional prefix, or why it is not one."""
+    if prefix and text in ("default", "any", "all"):
+        return None, None
+    address = text.split("/")[0] if prefix else text
+    if not is_ip_address(address):
+        return None, f"{text!r} is not an address"
+    return (6 if ":" in address else 4), None
+
+
+class _Family:
+    """The one address family a route or rule may use, set by its first address."""
+
+    def __init__(self) -> None:
+        self.family: int | None = None
+
+    def mixes(self, family: int | None) -> bool:
+        if family is None or self.family in (None, family):
+            self.family = self.family or family
+            return False
+        return True
+
+
+_ROUTE_NUMBERS = {"metric": UINT_MAX, "priority": UINT_MAX, "preference": UINT_MAX,
+                  "expires": UINT_MAX, "window": UINT_MAX, "hoplimit": 255}  # fmt: skip
+_ROUTE_LOCKABLE = ("mtu", "advmss", "cwnd", "ssthresh", "reordering")
+_ROUTE_FLAGS = ("onlink", "no_track", "add", "prepend", "append")
+_ROUTE_UNCHECKED = ("nexthop", "encap", "as", "rtt", "rttvar", "rto_min", "realms", "features",
+                    "quickack", "congctl", "pref", "ttl-propagate", "fastopen_no_cookie",
+                    "initcwnd", "initrwnd", "track_group", "vrf", "or")  # fmt: skip
+"""Options whose values lint does not read: it stops checking the line there."""
+_ROUTE_OPTIONS = ("src", "via", "gw", "from", "dev", "oif", *_RT_NAMES, *_ROUTE_NUMBERS,
+                  *_ROUTE_LOCKABLE)  # fmt: skip
+"""Options that take a value."""
+
+
+@dataclass(frozen=True)
+class Route(Kind):
+    """A ``virtual_routes`` or ``static_routes`` line, as keepalived's alloc_route() reads
+    it: ``[to] [TYPE] DEST [src A] [via|gw A] [dev IF] [table T] [metric N] ...``."""
+
+    _: KW_ONLY
+    effect: str = "keepalived skips the route"
+    fix: str = "write e.g. 10.9.0.0/16 via 192.0.2.254 dev eth1 (man keepalived.conf)"
+
+    def check(self, args: tuple[str, ...]) -> str | None:
+        words, family, dest = list(args), _Family(), False
+        while words:
+            word = words.pop(0)
+            if word in ("inet", "inet6"):
+                if family.mixes(6 if word == "inet6" else 4):
+                    return f"{word} does not match the route's other addresses"
+                continue
+            if word in _ROUTE_FLAGS:
+                continue
+            if word in _ROUTE_UNCHECKED:
+                return None
+            if not words and word in _ROUTE_OPTIONS:
+                return f"{word} needs a value"
+            if word in ("src", "via", "gw", "from"):
+                reason = self._address(word, words, family)
+                if reason:
+                    return reason
+            elif word in ("dev", "oif"):
+                name = words.pop(0)
+                if len(name) >= IFNAMSIZ:
+                    return f"interface name {name!r} is longer than 15 characters"
+            elif word in _RT_NAMES:
+                if reason := _rt_value(word, words.pop(0)):
+                    return reason
+            elif word in _ROUTE_NUMBERS or word in _ROUTE_LOCKABLE:
+                if word in _ROUTE_LOCKABLE and words[0] == "lock":
+                    words.pop(0)
+                if not words:
+                    return f"{word} needs a value"
+                if reason := read_unsigned(words.pop(0), 0, _ROUTE_NUMBERS.get(word, UINT_MAX)):
+                    return f"{word} {reason}"
+            else:
+                if word == "to" and words:
+                    word = words.pop(0)
+                if (word in _RTN_TYPES or _is_byte(word)) and words:
+                    word = words.pop(0)
+                kind, reason = _route_address(word)
+                if reason:
+                    return f"unknown route keyword {word!r}"
+                if family.mixes(kind):
+                    return "it mixes IPv4 and IPv6 addresses"
+                dest = True
+        return None if dest else "the route has no destination"
+
+    @staticmethod
+    def _address(word: str, words: list[str], family: _Family) -> str | None:
+        if (
+            word in ("via", "gw")
+            and words[0] in ("inet", "inet6")
+            and (family.mixes(6 if words.pop(0) == "inet6" else 4) or not words)
+        ):
+            return f"{word} mixes IPv4 and IPv6 addresses"
+        text = words.pop(0)
+        kind, reason = _route_address(text, prefix=word == "from")
+        if reason:
+            return f"{word} {reason}"
+        if word == "from" and kind != 6:
+            return "a route's from address is IPv6 only"
+        return "it mixes IPv4 and IPv6 addresses" if family.mixes(kind) else None
+
+
+def _is_byte(word: str) -> bool:
+    """find_rttables_rtntype() also takes a type by number, 0-255 in any base."""
+    try:
+        return 0 <= int(word, 0) <= 255 and not word.startswith("-")
+    except ValueError:
+        return False
+
+
+_RULE_UNCHECKED = ("fwmark", "realms", "suppress_prefixlength", "sup_pl", "suppress_ifgroup",
+                   "sup_group", "tunnel-id", "uidrange", "l3mdev", "protocol", "ipproto",
+                   "sport", "dport", "track_group", "tos", "dsfield")  # fmt: skip
+"""Rule options lint does not read the value of: it stops checking the line there."""
+_RULE_ACTIONS = ("blackhole", "unreachable", "prohibit", "nop")
+
+
+@dataclass(frozen=True)
+class Rule(Kind):
+    """A ``virtual_rules`` or ``static_rules`` line, as keepalived's alloc_rule() reads it:
+    ``[not] [from P] [to P] [dev|iif|oif IF] ACTION [priority N]``, the action one of
+    ``table T``, ``goto N``, ``nop``, ``blackhole``, ``prohibit``, ``unreachable``."""
+
+    _: KW_ONLY
+    effect: str = "keepalived skips the rule"
+    fix: str = "write e.g. from 10.9.0.0/16 table 100 priority 100 (man keepalived.conf)"
+
+    def check(self, args: tuple[str, ...]) -> str | None:
+        words, family = list(args), _Family()
+        actions: list[str] = []
+        preference = goto = None
+        while words:
+            word = words.pop(0)
+            if word in ("inet", "inet6"):
+                if family.mixes(6 if word == "inet6" else 4):
+                    return f"{word} does not match the rule's other addresses"
+                continue
+            if word in ("not", "no_track"):
+                continue
+            if word in _RULE_UNCHECKED:
+                return None
+            if word == "type" and words:
+                word = words.pop(0)
+            if word in _RULE_ACTIONS:
+                actions.append(word)
+                continue
+            if not words:
+                return f"unknown rule option {word!r}" if word not in _RULE_OPTIONS else (
+                    f"{word} needs a value")  # fmt: skip
+            value = words.pop(0)
+            if word in ("from", "to"):
+                kind, reason = _route_address(value)
+                if reason:
+                    return f"{word} {reason}"
+                if family.mixes(kind):
+                    return "it mixes IPv4 and IPv6 addresses"
+            elif word in ("table", "lookup"):
+                if reason := _rt_value("table", value):
+                    return reason
+                if _is_number(value) and int(value, 0) == 0:
+                    return "table 0 is not a table"
+                actions.append(word)
+            elif word in ("preference", "order", "priority"):
+                if reason := read_unsigned(value, 0, UINT_MAX):
+                    return f"{word} {reason}"
+                preference = int(value)
+            elif word == "goto":
+                if reason := read_unsigned(value, 0, UINT_MAX):
+                    return f"goto {reason}"
+                goto = int(value)
+                actions.append(word)
+            elif word in ("dev", "iif", "oif"):
+                if len(value) >= IFNAMSIZ:
+                    return f"interface name {value!r} is longer than 15 characters"
+            else:
+                return f"unknown rule option {word!r}"
+        if len(actions) > 1:
+            return f"{' and '.join(actions)}: a rule takes one action"
+        if goto is not None and (preference is None or preference >= goto):
+            return "goto needs a preference below its target"
+        return None if actions else "the rule has no action (table, goto, nop, blackhole, ...)"
+
+
+_RULE_OPTIONS = ("from", "to", "table", "lookup", "preference", "order", "priority", "goto",
+                 "dev", "iif", "oif")  # fmt: skip
+
+
+def _is_number(word: str) -> bool:
+    try:
+        int(word, 0)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Vmac(Kind):
+    """``use_vmac [IFNAME] [MAC]``: a name for the macvlan interface (15 characters, no
+    ``/``, ``:`` or blanks) and its unicast MAC address, either or both."""
+
+    _: KW_ONLY
+    fix: str = "write use_vmac, use_vmac vrrp.51, or add a MAC such as 02:00:5e:00:01:33"
+
+    def check(self, args: tuple[str, ...]) -> str | None:
+        for word in args[:2]:
+            if ":" not in word:
+                if len(word) >= IFNAMSIZ or word in (".", "..") or "/" in word:
+                    return f"VMAC interface name {word!r} is too long or invalid"
+                continue
+            octets = word.rstrip(":").split(":")
+            hexes = all(re.fullmatch(r"[0-9A-Fa-f]{1,2}", octet) for octet in octets)
+            if not hexes or len(octets) not in (5, 6):
+                return f"{word!r} is not a MAC address"
+            if int(octets[0], 16) & 1:
+                return f"{word} is a multicast MAC address"
+            if [int(o, 16) for o in octets[:5]] in ([0, 0, 0x5E, 0, 1], [0, 0, 0x5E, 0, 2]):
+                return f"{word} is the RFC 5798 virtual router MAC, which keepalived sets itself"
+        return None
+
+
+@dataclass(frozen=True)
+class Ipvlan(Kind):
+    """``use_ipvlan [IFNAME] [ADDRESS[/PREFIX]] [bridge|private|vepa]``."""
+
+    _: KW_ONLY
+    fix: str = "write use_ipvlan, or use_ipvlan ipvlan0 192.0.2.5/24 bridge"
+
+    def check(self, args: tuple[str, ...]) -> str | None:
+        modes = [word for word in args if word in ("bridge", "private", "vepa")]
+        if len(modes) > 1:
+            return f"{' and '.join(modes)}: an ipvlan takes one mode"
+        names = [w for w in args if w not in modes and not is_ip_address(w.split("/")[0])]
+        if len(names) > 1:
+            return f"{' and '.join(names)}: an ipvlan has one interface name"
+        if names and len(names[0]) >= IFNAMSIZ:
+            return f"IPVLAN interface name {names[0]!r} is longer than 15 characters"
+        return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -118,6 +119,7 @@ class Interface(Model):
 
 
 InitialState = Literal["MASTER", "BACKUP"]
+Priority = Annotated[int, Field(ge=1, le=255)]
 
 
 class Director(Model):
@@ -126,16 +128,39 @@ class Director(Model):
     ``states`` pins the state a VRRP instance starts in on this director (keepalived's
     ``state``), by instance name; without it the master starts MASTER and the others BACKUP.
     An imported config keeps what its author wrote, such as BACKUP on both directors.
+
+    ``priorities`` overrides ``priority`` for some instances, by instance name, so that
+    each director can be master of some instances (active/active); without it every
+    instance has the director's ``priority``.
+
+    ``unicast_src_ips`` is, by instance name, the address this director sends unicast
+    adverts from (keepalived's ``unicast_src_ip``); without one keepalived uses the primary
+    address of the instance's interface. It matters only for instances with
+    ``unicast_peers``.
     """
 
     name: Name
     router_id: Name
-    priority: Annotated[int, Field(ge=1, le=255)]
+    priority: Priority
     interfaces: list[Interface]
     states: dict[Name, InitialState] = {}
+    priorities: dict[Name, Priority] = {}
+    unicast_src_ips: dict[Name, IPAddress] = {}
 
     def interface(self, name: str) -> Interface | None:
         return next((i for i in self.interfaces if i.name == name), None)
+
+    def priority_for(self, instance: str) -> int:
+        """This director's VRRP priority for the instance named ``instance``."""
+        return self.priorities.get(instance, self.priority)
+
+    def own_addresses(self, instance: VrrpInstance) -> set[IPv4Address | IPv6Address]:
+        """The addresses that are this director's on ``instance``'s link: the ones on its
+        interface, and the unicast source address it sends the instance's adverts from."""
+        interface = self.interface(instance.interface)
+        own = {address.ip for address in interface.addresses} if interface else set()
+        source = self.unicast_src_ips.get(instance.name)
+        return own | ({source} if source is not None else set())
 
 
 class Auth(Model):
@@ -189,6 +214,11 @@ class VrrpInstance(Model):
     weight (a failure lowers the priority by it instead of faulting the instance);
     ``vip_options`` holds a VIP's dev/label/scope/brd, by the VIP as written in
     ``virtual_ipaddresses``.
+
+    ``unicast_peers`` switches the instance from multicast adverts to unicast, for networks
+    that do not carry multicast (clouds, some switches): it lists the addresses of *all* the
+    routers of this instance, and each director sends its adverts to the ones that are not
+    its own (:meth:`peers_of`), so that one list serves both directors' files.
     """
 
     name: Name
@@ -205,6 +235,12 @@ class VrrpInstance(Model):
     track_interface_weights: dict[str, Annotated[int, Field(ge=-253, le=253)]] = {}
     track_script_weights: dict[Name, Annotated[int, Field(ge=-253, le=253)]] = {}
     vip_options: dict[str, VipOptions] = {}
+    unicast_peers: list[IPAddress] = []
+
+    def peers_of(self, director: Director) -> list[IPv4Address | IPv6Address]:
+        """The unicast peers ``director`` sends its adverts to: all but its own addresses."""
+        own = director.own_addresses(self)
+        return [peer for peer in self.unicast_peers if peer not in own]
 
 
 class SyncGroup(Model):
@@ -324,13 +360,85 @@ class SorryServer(Model):
     port: Port | None = None
 
 
+Fwmark = Annotated[int, Field(ge=1, le=0xFFFFFFFF)]
+
+
+class GroupMember(Model):
+    """One entry of a virtual server group: a VIP and a port, a range of VIPs on one port,
+    or a firewall mark. Each is one IPVS service with the group's settings and real servers.
+
+    A range runs from ``address`` to ``last``, which differ only in the last byte (IPv4) or
+    the last 16 bits (IPv6), as keepalived's ``192.0.2.10-20`` form requires.
+
+    >>> GroupMember(address="192.0.2.10", last="192.0.2.12", port=80).spelled_out()
+    ['192.0.2.10:80', '192.0.2.11:80', '192.0.2.12:80']
+    """
+
+    address: IPAddress | None = None
+    last: IPAddress | None = None
+    port: Port | None = None
+    fwmark: Fwmark | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GroupMember:
+        if self.fwmark is not None and (self.address or self.last or self.port):
+            raise ValueError("a group member is a fwmark alone, or an address and a port")
+        if self.fwmark is None and (self.address is None or self.port is None):
+            raise ValueError("give the member an address and a port, or a fwmark")
+        if self.address is not None and self.last is not None:
+            span = int(self.last) - int(self.address)
+            width = 0xFF if self.address.version == 4 else 0xFFFF
+            if self.last.version != self.address.version or not 0 < span <= width - (
+                int(self.address) & width
+            ):
+                raise ValueError(
+                    f"the range {self.address} to {self.last} must rise within the last "
+                    f"{'byte' if self.address.version == 4 else '16 bits'} of the address"
+                )
+        return self
+
+    def endpoints(self) -> list[GroupMember]:
+        """The member with its range spelled out: one member per address."""
+        if self.address is None or self.last is None:
+            return [self]
+        first, last = int(self.address), int(self.last)
+        return [
+            GroupMember(address=ipaddress.ip_address(n), port=self.port)
+            for n in range(first, last + 1)
+        ]
+
+    def spelled_out(self) -> list[str]:
+        """How ipvsadm names each service of the member: ``IP:port`` or ``FWM n``."""
+        return [member.endpoint for member in self.endpoints()]
+
+    @property
+    def endpoint(self) -> str:
+        """``IP:port``, ``[IPv6]:port`` or ``FWM n`` as ipvsadm writes them; a range is
+        ``FIRST-LAST:port``."""
+        if self.fwmark is not None:
+            return f"FWM {self.fwmark}"
+        hosts = [f"[{a}]" if a.version == 6 else str(a) for a in (self.address, self.last) if a]
+        return f"{'-'.join(hosts)}:{self.port}"
+
+
+class VirtualServerGroup(Model):
+    """Several VIP:port pairs and marks served alike (keepalived's ``virtual_server_group``):
+    one ``virtual_services`` entry with ``group`` set stands for them all, with one set of
+    real servers and checks, so the checks run once rather than once per address."""
+
+    name: Name
+    members: Annotated[list[GroupMember], Field(min_length=1)]
+
+
 class VirtualService(Model):
-    """An IPVS virtual service: VIP:port (or a firewall mark) and the real servers behind it."""
+    """An IPVS virtual service: VIP:port, a firewall mark, or a virtual server group, and the
+    real servers behind it."""
 
     name: Name
     address: IPAddress | None = None
     port: Port | None = None
-    fwmark: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] | None = None
+    fwmark: Fwmark | None = None
+    group: Name | None = None
     protocol: Protocol = "TCP"
     scheduler: Scheduler = "wlc"
     scheduler_flags: list[SchedulerFlag] = []
@@ -357,19 +465,21 @@ class VirtualService(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> VirtualService:
-        if self.fwmark is None and (self.address is None or self.port is None):
-            raise ValueError("give either address and port, or fwmark")
-        if self.fwmark is not None and (self.address is not None or self.port is not None):
-            raise ValueError("a fwmark service has no address or port; the mark selects packets")
+        kinds = [self.address is not None or self.port is not None, self.fwmark is not None,
+                 self.group is not None]  # fmt: skip
+        if kinds.count(True) != 1 or (kinds[0] and (self.address is None or self.port is None)):
+            raise ValueError("give either address and port, or fwmark, or group")
         if self.fwmark is not None and any(rs.port is not None for rs in self.real_servers):
             raise ValueError(
                 "real servers of a fwmark service keep each packet's own port; remove their port"
             )
-        if self.fwmark is not None and any(
-            rs.check is not None and rs.check.connect_port is None for rs in self.real_servers
+        if self.port is None and any(
+            rs.check is not None and rs.check.connect_port is None and rs.port is None
+            for rs in self.real_servers
         ):
             raise ValueError(
-                "a check behind a fwmark service has no port to connect to; give it connect_port"
+                "a check behind a fwmark or group service has no port to connect to; give the "
+                "check a connect_port (or, in a group, the real server a port)"
             )
         if self.forwarding != "NAT" and any(
             rs.port != self.port for rs in self.real_servers if self.port is not None
@@ -382,12 +492,15 @@ class VirtualService(Model):
 
     @property
     def endpoint(self) -> str:
-        """How ipvsadm names the service: ``IP:port``, ``[IPv6]:port`` or ``FWM n``."""
-        if self.fwmark is not None:
-            return f"FWM {self.fwmark}"
-        if isinstance(self.address, ipaddress.IPv6Address):
-            return f"[{self.address}]:{self.port}"
-        return f"{self.address}:{self.port}"
+        """How ipvsadm names the service: ``IP:port``, ``[IPv6]:port`` or ``FWM n``; a group
+        service is ``group NAME``, since it is several IPVS services."""
+        if self.group is not None:
+            return f"group {self.group}"
+        return self.own_member().endpoint
+
+    def own_member(self) -> GroupMember:
+        """The service's own address and port, or mark, as a group member (not for groups)."""
+        return GroupMember(address=self.address, port=self.port, fwmark=self.fwmark)
 
 
 class Notification(Model):
@@ -425,6 +538,7 @@ class ClusterSpec(Model):
     ipvs: Literal["keepalived", "direct"] = "keepalived"
     directors: Annotated[list[Director], Field(min_length=1)]
     vrrp: Vrrp = Vrrp()
+    virtual_server_groups: list[VirtualServerGroup] = []
     virtual_services: list[VirtualService] = []
     notification: Notification | None = None
     firewall: Firewall = Firewall()
@@ -432,6 +546,19 @@ class ClusterSpec(Model):
     def director(self, name: str) -> Director | None:
         return next((d for d in self.directors if d.name == name), None)
 
+    def members(self, service: VirtualService) -> list[GroupMember]:
+        """What ``service`` listens on, one member per IPVS service: its own address and
+        port (or mark), or its group's members with each range spelled out (none when the
+        group is not defined, which validation reports)."""
+        if service.group is None:
+            return [service.own_member()]
+        group = next((g for g in self.virtual_server_groups if g.name == service.group), None)
+        return [one for member in group.members for one in member.endpoints()] if group else []
+
     def master(self) -> Director:
         """The director that starts as VRRP master: the highest priority wins the election."""
         return max(self.directors, key=lambda d: d.priority)
+
+    def master_of(self, instance: str) -> Director:
+        """The director that wins ``instance``'s election: its highest priority there."""
+        return max(self.directors, key=lambda d: d.priority_for(instance))

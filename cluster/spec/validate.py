@@ -30,6 +30,7 @@ def _unique_names(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
         ("vrrp.instances", [i.name for i in spec.vrrp.instances]),
         ("vrrp.sync_groups", [g.name for g in spec.vrrp.sync_groups]),
         ("virtual_services", [v.name for v in spec.virtual_services]),
+        ("virtual_server_groups", [g.name for g in spec.virtual_server_groups]),
     ]
     for where, names in groups:
         for index, name in enumerate(names):
@@ -51,33 +52,54 @@ def _unique_names(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
 
 
 def _priorities(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
-    by_priority: defaultdict[int, list[int]] = defaultdict(list)
-    for index, director in enumerate(spec.directors):
-        by_priority[director.priority].append(index)
-    for priority, indexes in by_priority.items():
-        for index in indexes[1:]:
-            other = spec.directors[indexes[0]].name
-            yield Problem(
-                locate(["directors", index, "priority"]),
-                f"priority {priority} equals {other}'s, so the election falls to the higher "
-                "IP address and the master is an accident of addressing",
-                fix="give the intended backup a lower priority, e.g. 50",
-            )
-    for index, director in enumerate(spec.directors):
-        if director.priority == 255:
-            yield Problem(
-                locate(["directors", index, "priority"]),
-                "priority 255 is reserved for the owner of the virtual addresses",
-                fix="use 254 or less; the VIPs are not this director's own addresses",
-            )
+    """Each election needs one clear winner, and 255 belongs to the addresses' owner."""
+    found: dict[tuple[tuple[str | int, ...], str], Problem] = {}
+    per_instance = any(director.priorities for director in spec.directors)
+    for name in [instance.name for instance in spec.vrrp.instances] or [None]:
+        where = f" for {name}" if per_instance and name else ""
+        by_priority: defaultdict[int, list[int]] = defaultdict(list)
+        for index, director in enumerate(spec.directors):
+            by_priority[director.priority_for(name) if name else director.priority].append(index)
+        for priority, indexes in by_priority.items():
+            for index in indexes:
+                path = _priority_path(spec, index, name)
+                if index != indexes[0]:
+                    message = (
+                        f"priority {priority}{where} equals {spec.directors[indexes[0]].name}'s, "
+                        "so the election falls to the higher IP address and the master is an "
+                        "accident of addressing"
+                    )
+                    found[(tuple(path), message)] = Problem(
+                        locate(path), message, fix="give the intended backup a lower priority, "
+                        "e.g. 50")  # fmt: skip
+                if priority == 255:
+                    message = (
+                        f"priority 255{where} is reserved for the owner of the virtual addresses"
+                    )
+                    found[(tuple(path), message)] = Problem(
+                        locate(path), message, fix="use 254 or less; the VIPs are not this "
+                        "director's own addresses")  # fmt: skip
+    yield from found.values()
+
+
+def _priority_path(spec: ClusterSpec, index: int, instance: str | None) -> list[str | int]:
+    """Where a director's priority for ``instance`` is written: its override, or its own."""
+    if instance is not None and instance in spec.directors[index].priorities:
+        return ["directors", index, "priorities", instance]
+    return ["directors", index, "priority"]
 
 
 def _instance_interfaces(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
-    """Every director must have every interface an instance uses or tracks."""
+    """Every director must have every interface an instance uses, tracks or puts a VIP on."""
     for i, instance in enumerate(spec.vrrp.instances):
         used: list[tuple[list[str | int], str]] = [(["interface"], instance.interface)]
         used += [
             (["track_interfaces", n], name) for n, name in enumerate(instance.track_interfaces)
+        ]
+        used += [
+            (["vip_options", vip, "dev"], options.dev)
+            for vip, options in instance.vip_options.items()
+            if options.dev is not None
         ]
         for key, name in used:
             path = ["vrrp", "instances", i, *key]
@@ -226,23 +248,25 @@ def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
     director_nets = [a.network for d in spec.directors for i in d.interfaces for a in i.addresses]
     for v, service in enumerate(spec.virtual_services):
         here = ["virtual_services", v]
-        key = (service.protocol, service.endpoint)
-        if key in endpoints:
-            yield Problem(
-                locate([*here, "port" if service.port else "fwmark"]),
-                f"{service.protocol} {service.endpoint} is already "
-                f"virtual service {endpoints[key]}",
-                fix="merge the two services",
-            )
-        endpoints.setdefault(key, service.name)
-        if service.address is not None and vips and service.address not in vips:
-            yield Problem(
-                locate([*here, "address"]),
-                f"{service.address} is not a VRRP virtual address, so it stays put "
-                "when the directors fail over",
-                severity="warning",
-                fix="add it to a vrrp instance's virtual_ipaddresses",
-            )
+        key_path = [*here, "group" if service.group else "port" if service.port else "fwmark"]
+        for member in spec.members(service):
+            protocol = "" if member.fwmark else f"{service.protocol} "
+            key = (protocol, member.endpoint)
+            if key in endpoints:
+                yield Problem(
+                    locate(key_path),
+                    f"{protocol}{member.endpoint} is already virtual service {endpoints[key]}",
+                    fix="merge the two services",
+                )
+            endpoints.setdefault(key, service.name)
+            if member.address is not None and vips and member.address not in vips:
+                yield Problem(
+                    locate([*here, "group" if service.group else "address"]),
+                    f"{member.address} is not a VRRP virtual address, so it stays put "
+                    "when the directors fail over",
+                    severity="warning",
+                    fix="add it to a vrrp instance's virtual_ipaddresses",
+                )
         for f, flag in enumerate(service.scheduler_flags):
             if not flag.startswith(service.scheduler + "-"):
                 yield Problem(
@@ -250,13 +274,10 @@ def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
                     f"{flag} is read only by the {flag[:2]} scheduler, not {service.scheduler}",
                     fix=f"remove it or use scheduler: {flag[:2]}",
                 )
-        if (
-            service.persistence
-            and service.persistence.netmask is not None
-            and (
-                service.address is not None
-                and service.persistence.netmask.version != service.address.version
-            )
+        netmask = service.persistence.netmask if service.persistence else None
+        if netmask is not None and any(
+            m.address is not None and m.address.version != netmask.version
+            for m in spec.members(service)
         ):
             yield Problem(
                 locate([*here, "persistence", "netmask"]),
@@ -303,6 +324,28 @@ def _virtual_services(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
                 )
 
 
+def _virtual_server_groups(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """A group service names a group that exists; a group serves some service."""
+    names = [group.name for group in spec.virtual_server_groups]
+    used = {service.group for service in spec.virtual_services}
+    for v, service in enumerate(spec.virtual_services):
+        if service.group is not None and service.group not in names:
+            yield Problem(
+                locate(["virtual_services", v, "group"]),
+                f"virtual service {service.name} uses unknown group {service.group!r}",
+                fix=f"define it under virtual_server_groups ({', '.join(names) or 'none yet'})",
+            )
+    for g, name in enumerate(names):
+        if name not in used:
+            yield Problem(
+                locate(["virtual_server_groups", g, "name"]),
+                f"virtual server group {name} is used by no virtual service, so nothing "
+                "listens on its addresses",
+                severity="warning",
+                fix=f"add a virtual service with 'group: {name}', or delete the group",
+            )
+
+
 def _notification(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
     if spec.notification is not None and not spec.notification.email:
         yield Problem(
@@ -310,6 +353,106 @@ def _notification(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
             "notification has an smtp_server but no email",
             severity="warning",
             fix="add 'email: [admin@example.org]'",
+        )
+
+
+def _director_instances(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """A director's per-instance settings must name instances that exist."""
+    known = sorted(instance.name for instance in spec.vrrp.instances)
+    for d, director in enumerate(spec.directors):
+        for key, names in (("states", director.states), ("priorities", director.priorities),
+                           ("unicast_src_ips", director.unicast_src_ips)):  # fmt: skip
+            for name in names:
+                if name not in known:
+                    yield Problem(
+                        locate(["directors", d, key, name]),
+                        f"{director.name}'s {key} names unknown instance {name!r}",
+                        fix=f"use one of {', '.join(known) or '(none defined)'}",
+                    )
+
+
+def _unicast(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """Unicast adverts reach only the listed peers, so every director must be one of them.
+
+    keepalived refuses unicast in strict mode, and skips a peer or source address of the
+    other address family than the instance's VIPs.
+    """
+    for i, instance in enumerate(spec.vrrp.instances):
+        here = ["vrrp", "instances", i]
+        family = instance.virtual_ipaddresses[0].version
+        sources = [
+            (["directors", d, "unicast_src_ips", instance.name], address)
+            for d, director in enumerate(spec.directors)
+            if (address := director.unicast_src_ips.get(instance.name)) is not None
+        ]
+        for path, address in [
+            *((["unicast_peers", p], peer) for p, peer in enumerate(instance.unicast_peers)),
+            *sources,
+        ]:
+            if address.version != family:
+                yield Problem(
+                    locate(path if path[0] == "directors" else [*here, *path]),
+                    f"{address} is not IPv{family} like {instance.name}'s VIPs; keepalived "
+                    "skips it",
+                    fix=f"use the director's IPv{family} address on {instance.interface}",
+                )
+        for p, peer in enumerate(instance.unicast_peers):
+            if instance.unicast_peers.index(peer) != p:
+                yield Problem(
+                    locate([*here, "unicast_peers", p]),
+                    f"unicast peer {peer} is listed twice",
+                    fix="list each director's address once",
+                )
+        if not instance.unicast_peers:
+            for path, address in sources:
+                yield Problem(
+                    locate(path),
+                    f"{instance.name} has no unicast_peers, so it sends multicast adverts and "
+                    f"the unicast source {address} is not used",
+                    severity="warning",
+                    fix="add the directors' addresses to the instance's unicast_peers, or "
+                    "delete this line",
+                )
+            continue
+        if spec.vrrp.strict:
+            yield Problem(
+                locate([*here, "unicast_peers"]),
+                f"{instance.name} has unicast_peers, which keepalived refuses in strict mode "
+                "(vrrp.strict)",
+                fix="drop vrrp.strict, or use multicast (no unicast_peers)",
+            )
+        for d in range(len(spec.directors)):
+            yield from _unicast_director(spec, locate, i, d)
+
+
+def _unicast_director(spec: ClusterSpec, locate: Locate, i: int, d: int) -> Iterator[Problem]:
+    """One director of a unicast instance: it has someone to send to, sends from an address
+    it has, and is among the peers the others send to."""
+    instance, director = spec.vrrp.instances[i], spec.directors[d]
+    interface = director.interface(instance.interface)
+    addresses = {a.ip for a in interface.addresses} if interface else set()
+    source = director.unicast_src_ips.get(instance.name)
+    if source is not None and addresses and source not in addresses:
+        yield Problem(
+            locate(["directors", d, "unicast_src_ips", instance.name]),
+            f"{director.name} has no address {source} on {instance.interface} to send "
+            f"{instance.name}'s adverts from",
+            fix=f"use one of {', '.join(sorted(map(str, addresses)))}",
+        )
+    if not instance.peers_of(director):
+        yield Problem(
+            locate(["vrrp", "instances", i, "unicast_peers"]),
+            f"every unicast peer of {instance.name} is {director.name}'s own address, so it "
+            "has no one to send adverts to",
+            fix="list the other directors' addresses on the link too",
+        )
+    own = director.own_addresses(instance)
+    if len(spec.directors) > 1 and own and not own & set(instance.unicast_peers):
+        yield Problem(
+            locate(["vrrp", "instances", i, "unicast_peers"]),
+            f"none of {director.name}'s addresses on {instance.interface} is a unicast peer "
+            f"of {instance.name}, so no other director sends it adverts and both become master",
+            fix=f"add {director.name}'s address ({', '.join(sorted(map(str, own)))})",
         )
 
 
@@ -333,6 +476,9 @@ RULES: tuple[Rule, ...] = (
     _advert_int,
     _sync_groups,
     _virtual_services,
+    _virtual_server_groups,
     _notification,
     _ipv6_vips_need_v3,
+    _director_instances,
+    _unicast,
 )
