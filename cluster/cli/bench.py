@@ -61,20 +61,22 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_bench_lab)
     p = kinds.add_parser(
         "load",
-        help="ab through the VIP from a lab client, and how IPVS split the connections",
+        help="ab through the VIP from a lab client, counted from ab, IPVS and the real servers",
         description="Run ApacheBench in a lab client against URL (default: the running "
-        "spec's first virtual service) and read the split from the VIP holder's IPVS "
-        "counters before and after. Needs a lab with its directors set up (cluster lab "
-        "apply). With rr and equal weights, 300 requests split 150/150.",
+        "spec's first virtual service), by default the 2007 article's -c 30 -n 300. Each "
+        "trial is counted from ab, from the VIP holder's IPVS counters and connection table, "
+        "and from the real servers' access logs, and every difference between the counts is "
+        "explained; requests/s and latency p50/p90/p99/max come from ab. Needs a lab with "
+        "its directors set up (cluster lab apply).",
     )
     p.add_argument("url", nargs="?", metavar="URL", help="http://VIP[:PORT]/ or https://...")
     p.add_argument("-n", "--requests", type=positive, default=300, help="default 300")
-    p.add_argument(
-        "-c", "--concurrency", type=positive, default=1,
-        help="default 1: one connection per request, so the split is exact",
-    )  # fmt: skip
+    p.add_argument("-c", "--concurrency", type=positive, default=30, help="default 30")
+    p.add_argument("-k", "--keepalive", action="store_true", help="ab -k: several requests "
+                   "per connection")  # fmt: skip
+    p.add_argument("--trials", type=positive, default=3, help="ab runs (default 3)")
     p.add_argument("--client", default="client1", help="the lab node that runs ab")
-    p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX.png/.svg")
+    p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX-*.png/.svg")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_load)
     p = kinds.add_parser(
@@ -131,11 +133,18 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_bench_failover)
 
 
-def write_result(document: dict[str, Any], output: Path | None) -> None:
-    """A benchmark's JSON, with where it ran (:mod:`cluster.provenance`)."""
+def write_result(document: dict[str, Any], output: Path | None, chart: Path | None = None) -> None:
+    """A benchmark's JSON, with where it ran (:mod:`cluster.provenance`); with ``chart``,
+    its charts too (:mod:`cluster.bench.plot`), each saying where it ran."""
     from cluster.provenance import collect
 
-    write_json({**document, "provenance": collect()}, output)
+    document = {**document, "provenance": collect()}
+    write_json(document, output)
+    if chart:
+        from cluster.bench.plot import charts
+
+        for path in charts(document, chart):
+            progress(f"wrote {path}")
 
 
 def cmd_bench_ipvs(args: argparse.Namespace) -> int:
@@ -186,7 +195,7 @@ def cmd_bench_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
-    from cluster.bench.load import chart, load_test, vip_port
+    from cluster.bench.load import load_test, vip_port
     from cluster.lab import Lab, directors
 
     with Lab() as lab:
@@ -199,14 +208,15 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         holders = directors.holders(lab, spec).get(vip, [])
         if len(holders) != 1:
             raise UsageError(f"{vip} is held by {holders or 'nobody'}; want one director")
-        progress(f"ab -n {args.requests} -c {args.concurrency} {url} from {args.client}")
-        document = load_test(lab, url, holders[0], args.requests, args.concurrency, args.client)
-    progress(f"{document['complete']} requests, {document['failed']} failed, split "
-             f"{document['split']} on {document['director']}")  # fmt: skip
-    write_result(document, args.output)
-    if args.chart:
-        for path in chart(document, args.chart):
-            progress(f"wrote {path}")
+        progress(f"ab -n {args.requests} -c {args.concurrency}{' -k' * args.keepalive} {url} "
+                 f"from {args.client}, {args.trials} trials")  # fmt: skip
+        document = load_test(lab, url, holders[0], args.requests, args.concurrency,
+                             args.client, args.keepalive, args.trials, progress)  # fmt: skip
+    progress(
+        f"{document['complete']} requests, {document['failed']} failed; requests per real "
+        f"server {document['split']}, IPVS connections {document['ipvs_split']}"
+    )
+    write_result(document, args.output, args.chart)
     return 0
 
 

@@ -1,0 +1,91 @@
+"""The benchmarks' charts, from their JSON documents: PNG and SVG, each with a footer that says
+where its figures came from (:func:`cluster.charts.where`).
+
+- ``load``: requests per real server (from the servers' logs) beside IPVS's connections, and
+  the latency CDF of each trial;
+- ``sweep``: requests per real server for each scheduler and weight set, the model's
+  prediction marked on each bar;
+- ``ipvs``: the time to load a table against its size, ours and ``ipvsadm-restore``, on log
+  axes.
+
+Colours are told apart by hatching as well, so the charts survive a black-and-white print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib import ticker
+
+from cluster.charts import save
+from cluster.errors import UsageError
+
+MEASURED, IPVS, PREDICTED = "#4a90c2", "#f0ad4e", "#222222"
+
+
+def charts(document: dict[str, Any], prefix: Path) -> list[Path]:
+    """Every chart of one benchmark document, as ``PREFIX-<what>.png`` and ``.svg``."""
+    kind = document.get("benchmark")
+    draw = {"load": _load}.get(str(kind))
+    if draw is None:
+        raise UsageError(f"no charts for a {kind!r} document; charts draw load documents")
+    return draw(document, prefix)
+
+
+def _named(prefix: Path, what: str) -> Path:
+    return prefix.with_name(f"{prefix.name}-{what}")
+
+
+def _load(document: dict[str, Any], prefix: Path) -> list[Path]:
+    return _load_split(document, prefix) + latency_cdf([document], _named(prefix, "latency"))
+
+
+def _load_split(document: dict[str, Any], prefix: Path) -> list[Path]:
+    from matplotlib import pyplot as plt  # after cluster.charts chose the off-screen back-end
+
+    servers = list(document["split"])
+    names = [f"{document['servers'].get(s, s)}\n{s}" for s in servers]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = range(len(servers))
+    requests = [document["split"][s] for s in servers]
+    conns = [document["ipvs_split"].get(s, 0) for s in servers]
+    ax.bar([x - 0.2 for x in xs], requests, 0.4, color=MEASURED, label="requests (real server)")
+    ax.bar([x + 0.2 for x in xs], conns, 0.4, color=IPVS, hatch="//",
+           label="connections (IPVS)")  # fmt: skip
+    for x, n in zip(xs, requests, strict=True):
+        ax.annotate(str(n), (x - 0.2, n), ha="center", va="bottom", fontsize=8)
+    for x, n in zip(xs, conns, strict=True):
+        ax.annotate(str(n), (x + 0.2, n), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs), names, fontsize=8)
+    ax.set_ylabel(f"over {document['trials']} trials")
+    ax.set_title(
+        f"ab -n {document['requests']} -c {document['concurrency']}"
+        f"{' -k' if document['keepalive'] else ''} to {document['url']}: "
+        f"{document['complete']} requests",
+        fontsize=9,
+    )
+    ax.set_ylim(0, max([*requests, *conns, 1]) * 1.3)
+    ax.legend(fontsize=8, loc="upper right", ncol=2)
+    return save(fig, _named(prefix, "split"), [document])
+
+
+def latency_cdf(documents: list[dict[str, Any]], prefix: Path) -> list[Path]:
+    """Each load trial's latency as a CDF, from ``ab -e``'s percentile table."""
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for doc in documents:
+        for n, trial in enumerate(doc["runs"], 1):
+            table = trial["percentiles_ms"]
+            label = f"-c {doc['concurrency']}, trial {n}: p50 {trial['latency_ms']['p50']:g} ms"
+            ax.step(table, [p / 100 for p in range(len(table))], where="post", label=label)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xlabel("latency (ms, log)")
+    ax.set_ylabel("share of requests served within")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title("Latency through the VIP (ab)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return save(fig, prefix, documents)
