@@ -174,3 +174,20 @@ def reconcile(
         "fates": dict(fates.most_common()),
         "explained": explained,
     }
+
+
+def active_inactive(listing: str) -> dict[str, list[int]]:
+    """Each real server's [ActiveConn, InActConn] in an ``ipvsadm -Ln`` listing of one
+    service.
+
+    >>> active_inactive('''TCP  192.168.0.174:8001 lc
+    ...   -> 192.168.170.25:80            Masq    1      3          3
+    ...   -> 192.168.170.35:80            Masq    1      2          4''')
+    {'192.168.170.25:80': [3, 3], '192.168.170.35:80': [2, 4]}
+    """
+    found = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if fields[:1] == ["->"] and len(fields) >= 6 and fields[-1].isdigit():
+            found[fields[1]] = [int(fields[4]), int(fields[5])]
+    return found

@@ -16,18 +16,23 @@ which ``cluster bench compare`` takes as the run's noise.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cluster.bench import counts
+from cluster.bench import counts, sweep
 from cluster.errors import LabError, UsageError
+from cluster.failover.bench import spawn_until_started, wait_exit, wait_line
 from cluster.failover.outage import stats
-from cluster.ipvs.ipvsadm import parse_connections, parse_save
+from cluster.ipvs.ipvsadm import format_save, parse_connections, parse_save
 from cluster.ipvs.schedulers import Connection, predict, split
-from cluster.ipvs.table import ServiceKey
+from cluster.ipvs.table import ServiceKey, Table
+from cluster.lab import directors
 from cluster.lab.servers import parse_access_line
+from cluster.lab.traffic import HOLDING
 
 if TYPE_CHECKING:
     from cluster.ipvs.table import Service
@@ -212,4 +217,157 @@ def load_test(
             name: stats([t["latency_ms"][name] for t in runs]) for name in counts.PERCENTILES
         },
         "runs": runs,
+    }
+
+
+# --- the scheduler sweep ---------------------------------------------------------------------
+
+
+def _ensure_ports(lab: Lab, progress: Progress) -> None:
+    """The sweep's ports open in both directors' firewalls: ``cluster apply`` with the
+    running spec plus ``allow`` rules (only the firewall changes; keepalived keeps running)."""
+    spec = directors.running_spec(lab)
+    opened = sweep.open_ports(spec)
+    if opened == spec:
+        return
+    progress(f"opening ports {sweep.PORTS[0]}-{sweep.PORTS[-1]} on the directors (cluster apply)")
+    failed = [r for r in directors.apply(lab, opened).values() if not r.ok]
+    if failed:
+        raise LabError("; ".join(f"{r.node}: cluster apply exited {r.rc}: {r.stderr.strip()}"
+                                 for r in failed))  # fmt: skip
+    directors.wait_for_master(lab, opened, opened.master().name)
+
+
+def _sources(lab: Lab, client: str, wanted: int) -> tuple[list[str], list[str]]:
+    """``wanted`` source addresses on ``client``: its own, then free ones of its subnet added
+    to its interface. Returns (all in order, the added ones, to remove afterwards)."""
+    found = [a for a in lab.call(client, "addresses") if a["ifname"] != "lo"]
+    own = sorted((a["address"].split("/")[0] for a in found), key=ipaddress.ip_address)
+    if len(own) >= wanted:
+        return own[:wanted], []
+    network = ipaddress.ip_interface(found[0]["address"]).network
+    used = {a for node in lab.nodes for a in node_addresses(lab, node)}
+    free = [str(h) for h in network.hosts() if h.packed[-1] >= 100 and str(h) not in used]
+    added = free[: wanted - len(own)]
+    if len(own) + len(added) < wanted:
+        raise UsageError(f"{client}'s subnet {network} has room for {len(own) + len(added)} "
+                         f"source addresses, not {wanted}")  # fmt: skip
+    batch = "".join(f"address add {a}/{network.prefixlen} dev {found[0]['ifname']}\n"
+                    for a in added)  # fmt: skip
+    lab.run(client, "ip", "-batch", "-", input=batch).check()
+    return own + added, added
+
+
+def _drop_sources(lab: Lab, client: str, added: list[str]) -> None:
+    found = {a["address"].split("/")[0]: a for a in lab.call(client, "addresses")}
+    batch = "".join(f"address del {found[a]['address']} dev {found[a]['ifname']}\n"
+                    for a in added if a in found)  # fmt: skip
+    if batch:
+        lab.run(client, "ip", "-batch", "-", input=batch).check()
+
+
+def _free_ports(lab: Lab, director: str, vip: str, count: int, progress: Progress) -> list[int]:
+    """``count`` of the sweep's ports on which IPVS holds no connection or persistence
+    template of an earlier sweep (see :data:`cluster.bench.sweep.PORTS`); waits for
+    entries to expire when too few are free."""
+    deadline, told = time.monotonic() + 400, False
+    while True:
+        ours = {f"{vip}:{p}" for p in sweep.PORTS}
+        rows = [r for r in parse_connections(lab.read_text(director, CONN_TABLE))
+                if r.virtual in ours]  # fmt: skip
+        free = [p for p in sweep.PORTS if f"{vip}:{p}" not in {r.virtual for r in rows}]
+        if len(free) >= count:
+            return free[:count]
+        if time.monotonic() > deadline:
+            raise LabError(f"only {len(free)} of the sweep's ports are free of IPVS entries")
+        if not told:
+            longest = max(r.expires_s for r in rows)
+            progress(f"{len(free)} sweep ports free, {count} needed: waiting for the entries "
+                     f"of earlier sweeps to expire (up to {longest} s)")  # fmt: skip
+            told = True
+        time.sleep(2)
+
+
+def _connect(lab: Lab, client: str, vip: str, vport: int, run: sweep.Run, director: str,
+             ) -> tuple[list[dict[str, Any]], dict[str, list[int]] | None]:  # fmt: skip
+    """Run the traffic job for one run; with held connections, read the service's active
+    and inactive counts while they are open."""
+    work = lab.paths.share / "sweep"  # written from inside: the share is the guest user's
+    plan, out = work / f"{vport}.plan.json", work / f"{vport}.out.json"
+    release = work / f"{vport}.release"
+    lab.run(client, "mkdir", "-p", str(work)).check()
+    lab.run(client, "rm", "-f", str(release), str(out)).check()
+    lab.write_file(
+        client, str(plan), json.dumps([[c.source, c.port, c.hold] for c in run.connections])
+    )
+    name = f"sweep-{vport}"
+    log = lab.log_path(client, name)
+    offset = log.stat().st_size if log.exists() else 0
+    pid, _ = spawn_until_started(lab, client, ["connect", f"{vip}:{vport}", "--plan", str(plan),
+                                               "--release", str(release), "--out", str(out)],
+                                 name)  # fmt: skip
+    counters = None
+    if any(c.hold for c in run.connections):
+        if wait_line(lab, pid, log, offset, HOLDING, 120) is None:
+            raise LabError(f"the sweep's traffic job for {run.name} never held; see {log}")
+        listing = lab.run(director, "ipvsadm", "-Ln", "-t", f"{vip}:{vport}").check().stdout
+        counters = counts.active_inactive(listing)
+        lab.write_file(client, str(release), "")
+    wait_exit(lab, pid, 120)
+    return json.loads(out.read_text())["connections"], counters
+
+
+def run_sweep(
+    lab: Lab, director: str, vip: str, client: str = "client1", connections: int = 60,
+    progress: Progress = lambda _: None,
+) -> dict[str, Any]:  # fmt: skip
+    """Every run of :func:`cluster.bench.sweep.default_runs` through the VIP, each on a
+    service of its own, its prediction beside its measurement."""
+    nodes = server_nodes(lab)
+    port = sweep.SERVER_PORT
+    addresses = sorted(nodes, key=ipaddress.ip_address)
+    names = {node: f"{address}:{port}" for address, node in nodes.items()}
+    _ensure_ports(lab, progress)
+    sources, added = _sources(lab, client, max(4, connections))
+    planned = sweep.default_runs(sources, connections)
+    ports = _free_ports(lab, director, vip, len(planned), progress)
+    runs = [run.on(p) for run, p in zip(planned, ports, strict=True)]
+    services = [sweep.service(r, vip, p, addresses, port) for r, p in zip(runs, ports, strict=True)]
+    drop = "".join(f"ipvsadm -D -t {vip}:{p} 2>/dev/null; " for p in sweep.PORTS) + "true"
+    results = []
+    try:
+        lab.sh(director, drop).check()
+        progress(f"{len(runs)} services on {vip}, ports {', '.join(map(str, ports))}, "
+                 f"real servers added in address order (cluster ipvs restore)")  # fmt: skip
+        lab.run_cluster(director, "ipvs", "restore", input=format_save(Table(tuple(services))),
+                        timeout=300).check()  # fmt: skip
+        for n, (run, vport) in enumerate(zip(runs, ports, strict=True), 1):
+            records, counters = _connect(lab, client, vip, vport, run, director)
+            listing = lab.run(director, "ipvsadm", "-Ln", "-t", f"{vip}:{vport}").check().stdout
+            verdict = sweep.judge(run, addresses, port, records, names, counters)
+            result = {
+                **verdict,
+                "virtual": f"{vip}:{vport}",
+                "ipvs_split": {s: sum(c) for s, c in counts.active_inactive(listing).items()},
+                **sweep.timing(records),
+                "records": records,
+            }
+            results.append(result)
+            progress(f"{n}/{len(runs)} {run.name}: predicted {verdict['predicted_split']}, "
+                     f"measured {verdict['measured_split']}, "
+                     f"{'exact' if verdict['exact'] else 'MISMATCH'}"
+                     + (f", counters {counters}" if counters else ""))  # fmt: skip
+    finally:
+        lab.sh(director, drop)
+        _drop_sources(lab, client, added)
+    return {
+        "benchmark": "sweep",
+        "vip": vip,
+        "director": director,
+        "client": client,
+        "servers": {f"{a}:{port}": n for a, n in nodes.items()},
+        "sources": len(sources),
+        "connections_per_run": connections,
+        "exact": all(r["exact"] for r in results),
+        "runs": results,
     }

@@ -27,9 +27,9 @@ MEASURED, IPVS, PREDICTED = "#4a90c2", "#f0ad4e", "#222222"
 def charts(document: dict[str, Any], prefix: Path) -> list[Path]:
     """Every chart of one benchmark document, as ``PREFIX-<what>.png`` and ``.svg``."""
     kind = document.get("benchmark")
-    draw = {"load": _load}.get(str(kind))
+    draw = {"load": _load, "sweep": _sweep}.get(str(kind))
     if draw is None:
-        raise UsageError(f"no charts for a {kind!r} document; charts draw load documents")
+        raise UsageError(f"no charts for a {kind!r} document; charts draw load and sweep")
     return draw(document, prefix)
 
 
@@ -89,3 +89,35 @@ def latency_cdf(documents: list[dict[str, Any]], prefix: Path) -> list[Path]:
     ax.set_title("Latency through the VIP (ab)", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return save(fig, prefix, documents)
+
+
+def _sweep(document: dict[str, Any], prefix: Path) -> list[Path]:
+    """One group of bars per run, one bar per real server; the model's count is a black mark
+    across each bar, and a run whose connections all went where the model said is ticked."""
+    from matplotlib import pyplot as plt
+
+    runs = document["runs"]
+    servers = sorted(document["servers"])
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.75 * len(runs)), 4.8))
+    width = 0.8 / len(servers)
+    colours, hatches = (MEASURED, IPVS, "#5cb85c", "#9b59b6"), ("", "//", "..", "xx")
+    for i, server in enumerate(servers):
+        xs = [x - 0.4 + width * (i + 0.5) for x in range(len(runs))]
+        measured = [r["measured_split"].get(server, 0) for r in runs]
+        predicted = [r["predicted_split"].get(server, 0) for r in runs]
+        ax.bar(xs, measured, width, color=colours[i % 4], hatch=hatches[i % 4],
+               edgecolor="white", label=f"{document['servers'][server]} ({server})")  # fmt: skip
+        ax.scatter(xs, predicted, marker="_", s=(width * 60) ** 2, color=PREDICTED, zorder=3,
+                   linewidths=2, label="model's prediction" if i == 0 else None)  # fmt: skip
+    top = max(r["connections"] for r in runs)
+    for x, run in enumerate(runs):
+        ax.annotate("exact" if run["exact"] else "DIFFERS", (x, top * 1.02), ha="center",
+                    fontsize=7, color="#2e7d32" if run["exact"] else "#c62828")  # fmt: skip
+    ax.set_xticks(range(len(runs)), [r["name"].replace(" ", "\n", 1) for r in runs], fontsize=7)
+    ax.set_ylim(0, top * 1.25)
+    ax.set_ylabel("connections (one request each)")
+    exact = sum(r["exact"] for r in runs)
+    ax.set_title(f"Scheduler sweep: requests per real server, measured and predicted "
+                 f"({exact} of {len(runs)} runs exact)", fontsize=9)  # fmt: skip
+    ax.legend(fontsize=7, loc="upper center", ncol=len(servers) + 1, bbox_to_anchor=(0.5, -0.2))
+    return save(fig, _named(prefix, "split"), [document])

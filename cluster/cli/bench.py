@@ -75,6 +75,13 @@ def register(commands: Subcommands) -> None:
     p.add_argument("-k", "--keepalive", action="store_true", help="ab -k: several requests "
                    "per connection")  # fmt: skip
     p.add_argument("--trials", type=positive, default=3, help="ab runs (default 3)")
+    p.add_argument(
+        "--sweep", action="store_true",
+        help="instead of ab: rr and wrr at weights 1:1, 1:2, 3:1, lc, wlc, sh and mh over many "
+        "client addresses, persistence; each run's connections beside the scheduler model's",
+    )  # fmt: skip
+    p.add_argument("--connections", type=positive, default=60, metavar="N",
+                   help="with --sweep: connections per run (default 60)")  # fmt: skip
     p.add_argument("--client", default="client1", help="the lab node that runs ab")
     p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX-*.png/.svg")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
@@ -208,14 +215,23 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         holders = directors.holders(lab, spec).get(vip, [])
         if len(holders) != 1:
             raise UsageError(f"{vip} is held by {holders or 'nobody'}; want one director")
-        progress(f"ab -n {args.requests} -c {args.concurrency}{' -k' * args.keepalive} {url} "
-                 f"from {args.client}, {args.trials} trials")  # fmt: skip
-        document = load_test(lab, url, holders[0], args.requests, args.concurrency,
-                             args.client, args.keepalive, args.trials, progress)  # fmt: skip
-    progress(
-        f"{document['complete']} requests, {document['failed']} failed; requests per real "
-        f"server {document['split']}, IPVS connections {document['ipvs_split']}"
-    )
+        if args.sweep:
+            from cluster.bench.load import run_sweep
+
+            document = run_sweep(lab, holders[0], vip, args.client, args.connections, progress)
+        else:
+            progress(f"ab -n {args.requests} -c {args.concurrency}{' -k' * args.keepalive} "
+                     f"{url} from {args.client}, {args.trials} trials")  # fmt: skip
+            document = load_test(lab, url, holders[0], args.requests, args.concurrency,
+                                 args.client, args.keepalive, args.trials, progress)  # fmt: skip
+    if args.sweep:
+        exact = sum(r["exact"] for r in document["runs"])
+        progress(f"{exact} of {len(document['runs'])} runs exactly as the model predicts")
+    else:
+        progress(
+            f"{document['complete']} requests, {document['failed']} failed; requests per real "
+            f"server {document['split']}, IPVS connections {document['ipvs_split']}"
+        )
     write_result(document, args.output, args.chart)
     return 0
 
