@@ -87,6 +87,17 @@ def register(commands: Subcommands) -> None:
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_load)
     p = kinds.add_parser(
+        "compare",
+        help="what changed between two results of one benchmark; exit 1 beyond the noise",
+        description="Compare two JSON results of the same benchmark, A before B: each timed "
+        "figure's median against the spread of its trials (flagged when the change is beyond "
+        "it), and exact outcomes (splits, predictions, failed requests) for equality. Prints "
+        "where each ran; exits 1 when anything changed beyond the noise, 0 when not.",
+    )
+    p.add_argument("a", type=Path, metavar="A", help="the earlier result (JSON)")
+    p.add_argument("b", type=Path, metavar="B", help="the later result (JSON)")
+    p.set_defaults(run=cmd_bench_compare)
+    p = kinds.add_parser(
         "ipvs",
         help="load 1,000 and 10,000 services through netlink vs ipvsadm-restore",
         description="Time loading N services x 4 real servers through our netlink path (in "
@@ -138,6 +149,20 @@ def register(commands: Subcommands) -> None:
         "-o", "--output", type=Path, help="JSON file (default: out/failover/<scenario>.json)"
     )
     p.set_defaults(run=cmd_bench_failover)
+
+
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    from cluster.bench.compare import compare, report
+
+    documents = []
+    for path in (args.a, args.b):
+        try:
+            documents.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise UsageError(f"{path}: not a benchmark result ({err})") from None
+    comparison = compare(*documents)
+    sys.stdout.write(report(comparison, str(args.a), str(args.b)))
+    return 1 if comparison.flagged else 0
 
 
 def write_result(document: dict[str, Any], output: Path | None, chart: Path | None = None) -> None:
