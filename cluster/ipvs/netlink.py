@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import itertools
 import os
@@ -341,6 +342,7 @@ def _netmask_attr(service: Service) -> bytes:
     return struct.pack("=I", service.netmask)
 
 
+@functools.lru_cache(maxsize=256)  # a service's real servers' changes name it in turn
 def _service_attr(service: Service, full: bool) -> bytes:
     """The service nest: its key, and with ``full`` every setting (``add`` and ``set``; the
     kernel reads only the key for the other commands)."""
@@ -367,6 +369,7 @@ def _service_attr(service: Service, full: bool) -> bytes:
     return _attr(_CMD_ATTR_SERVICE | _NLA_F_NESTED, b"".join(parts))
 
 
+@functools.lru_cache(maxsize=1024)  # big tables repeat real servers behind many services
 def _dest_attr(dest: Destination, full: bool) -> bytes:
     """The real server nest; the forwarding method is always sent with the settings, so NAT
     (0) is never left to a default."""
