@@ -1,18 +1,34 @@
 """``cluster bench ipvs``: how fast our netlink path programs IPVS, against ipvsadm-restore.
 
-Issue 4's figures: the time to load 1,000 and 10,000 virtual services with 4 real servers
-each, through :mod:`cluster.ipvs.netlink` and through ``ipvsadm-restore`` fed the same table
-(the ratio is the figure; target: ours no slower), and the time of one weight change in the
-10,000-service table (target: under 50 ms, touching nothing else).
+At each size (by default 1,000, 10,000 and 50,000 virtual services with 4 real servers each)
+the same table is loaded into an empty IPVS three ways, each timed and checked against
+``/proc/net/ip_vs``: through :mod:`cluster.ipvs.netlink` inside this process (plan and
+apply; the interpreter and imports already paid), as ``python -m cluster ipvs restore`` fed
+the ``ipvsadm-save`` text (a process, start included), and through ``ipvsadm-restore`` fed
+the same text. Targets: ours faster than ipvsadm-restore at every size, as a process too.
 
-``ipvsadm-restore`` is a process start plus a load, so ours is timed both ways: inside this
-process (plan and apply, the interpreter and imports already paid), and as
-``python -m cluster ipvs restore`` fed the same text, start included. Each figure is the
-median of ``repeat`` runs; the runs themselves are in the result too. The weight change is
-checked against ``ipvsadm-save`` dumps taken before and after: exactly one line may differ.
+With the table loaded, at each size: one weight change (the netlink ``set`` alone, and a
+read-plan-apply cycle over the one service, as an apply that knows which services a spec
+edit touched; target under 50 ms), checked against ``ipvsadm-save`` dumps before and after
+(exactly one line differs, then none); and a full diff of the unchanged table (read every
+service and real server back, plan: nothing to do).
 
-It needs a kernel with IPVS and clears the table of the namespace it runs in, so run it in a
-lab node, where ``--node`` sends it (the host kernel has no IPVS)::
+Where the time goes, measured rather than guessed:
+
+- the process path's phases, each timed in this process on the same input: the
+  interpreter's start and imports (``restore`` of an empty file), parsing the text, reading
+  the live table and planning, applying;
+- the kernel's part of the in-process load: the plan is applied 1,000 services at a time,
+  and every batch does the same Python work, so what a batch takes beyond the first one
+  (into an empty table) is the kernel's, growing with the table;
+- the kernel's background cost of a big table: a fixed pure-Python loop, timed with the
+  table empty and with it loaded (IPVS's rate estimator walks every service and real
+  server every 2 s);
+- memory: this process's peak RSS, and each ``cluster ipvs restore`` process's.
+
+Each figure is the median of ``repeat`` runs, and every run is in the result. It needs a
+kernel with IPVS and clears the table of the namespace it runs in, so run it in a lab node,
+where ``--node`` sends it (the host kernel has no IPVS)::
 
     cluster lab up
     cluster bench ipvs --node director02 -o out/bench-ipvs.json
@@ -21,27 +37,37 @@ lab node, where ``--node`` sends it (the host kernel has no IPVS)::
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cluster.command import run as run_command
-from cluster.errors import ToolError
+from cluster.errors import LabError, ToolError
 from cluster.ipvs import netlink
-from cluster.ipvs.ipvsadm import format_save
+from cluster.ipvs.ipvsadm import format_save, parse_save
 from cluster.ipvs.plan import Change, Plan, make_plan
 from cluster.ipvs.table import Destination, Service, ServiceKey, Table
 
+if TYPE_CHECKING:
+    from cluster.lab.lab import Lab
+
+Progress = Callable[[str], None]
 FIRST_VIP = ipaddress.IPv4Address("172.16.0.1")
 REAL_SERVERS = [ipaddress.IPv4Address(f"192.168.170.{10 + i}") for i in range(4)]
-#: ipvsadm-restore needs about 80 s for 10,000 services in the lab's UML guest.
+#: ipvsadm-restore needs about 220 s for 50,000 services in the lab's UML guest.
 TOOL_TIMEOUT = 1800.0
 OURS_RESTORE = [sys.executable, "-m", "cluster", "ipvs", "restore"]
+#: Services per timed batch of the in-process load.
+BATCH = 1000
 
 
 def bench_table(services: int) -> Table:
@@ -65,66 +91,65 @@ def _tool(argv: list[str], input: str | None = None) -> str:
     return run_command(argv, input=input, timeout=TOOL_TIMEOUT)
 
 
+def _process(argv: list[str], text: str) -> tuple[float, float]:
+    """Run ``argv`` fed ``text``; its wall time and peak RSS (MiB), from its own rusage."""
+    assert sys.platform == "linux"  # os.wait4's rusage
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=err)  # fmt: skip
+        assert child.stdin is not None
+        with child.stdin:
+            child.stdin.write(text.encode())
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            err.seek(0)
+            raise ToolError(f"{' '.join(argv[:5])} exited {child.returncode}: "
+                            f"{err.read().decode(errors='replace').strip()[-300:]}")  # fmt: skip
+    return wall, usage.ru_maxrss / 1024
+
+
+def _peak() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _count_services() -> int:
-    """From /proc: reading 10,000 services back through pyroute2 takes more memory than the
-    UML guest can map (it dies with "UML ran out of memory on the host side")."""
     with open("/proc/net/ip_vs") as table:
         return sum(1 for line in table if line.startswith("TCP "))
 
 
-def _loaded(services: int, how: str) -> None:
+def _check_loaded(services: int, how: str) -> None:
     """Every timed load must have left the whole table, or its time means nothing."""
     held = _count_services()
     if held != services:
         raise ToolError(f"after {how}, the kernel holds {held} services, not {services}")
+
+
+def _clear() -> None:
     _tool(["ipvsadm", "-C"])
 
 
-def _load_once(table: Table, text: str) -> dict[str, float]:
-    """One run of the three loads of ``table``, each into an empty table."""
-    services = len(table)
-    _tool(["ipvsadm", "-C"])
-    in_process = _timed(lambda: netlink.apply_plan(make_plan(table, netlink.read_table())))
-    _loaded(services, "our apply")
-    process = _timed(lambda: _tool(OURS_RESTORE, text))
-    _loaded(services, "cluster ipvs restore")
-    restore = _timed(lambda: _tool(["ipvsadm-restore"], text))
-    _loaded(services, "ipvsadm-restore")
-    return {"ours_in_process_s": in_process, "ours_process_s": process,
-            "ipvsadm_restore_s": restore}  # fmt: skip
+def _cpu_probe() -> float:
+    """Seconds of a fixed pure-Python loop: what background kernel work takes from a
+    process is what this loop takes longer."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i & 7
+    return time.perf_counter() - start
 
 
-def _median(runs: list[dict[str, float]], name: str) -> float:
-    return statistics.median(r[name] for r in runs)
-
-
-def _load(services: int, repeat: int) -> dict[str, Any]:
-    table = bench_table(services)
-    text = format_save(table)
-    runs = [_load_once(table, text) for _ in range(repeat)]
-    medians = {name: round(_median(runs, name), 3) for name in runs[0]}
-    restore = _median(runs, "ipvsadm_restore_s")
-    return {
-        "services": services,
-        "real_servers": services * len(REAL_SERVERS),
-        "netlink_changes": len(make_plan(table, Table())),
-        "median": medians
-        | {
-            "ours_in_process_over_ipvsadm": round(_median(runs, "ours_in_process_s") / restore, 3),
-            "ours_process_over_ipvsadm": round(_median(runs, "ours_process_s") / restore, 3),
-        },
-        "runs": [{name: round(value, 3) for name, value in r.items()} for r in runs],
-    }
-
-
-def _start_cost(repeat: int) -> dict[str, float]:
-    """The fixed cost of each tool loading nothing into an empty table: for ours, the
-    interpreter, the imports and one read of the table."""
-    _tool(["ipvsadm", "-C"])
-    ours = [_timed(lambda: _tool(OURS_RESTORE, "")) for _ in range(repeat)]
-    theirs = [_timed(lambda: _tool(["ipvsadm-restore"], "")) for _ in range(repeat)]
-    return {"ours_process_empty_s": round(statistics.median(ours), 3),
-            "ipvsadm_restore_empty_s": round(statistics.median(theirs), 3)}  # fmt: skip
+def _apply_in_batches(plan: Plan) -> list[float]:
+    """Apply ``plan`` :data:`BATCH` services at a time; each batch's seconds."""
+    changes, batches, start = plan.changes, [], 0
+    per = len(changes) // max(1, len({c.service.key for c in changes})) * BATCH
+    while start < len(changes):
+        batch = Plan(changes[start : start + per])
+        batches.append(_timed(lambda b=batch: netlink.apply_plan(b)))  # type: ignore[misc]
+        start += per
+    return batches
 
 
 def _dump_diff(before: str, after: str) -> list[str]:
@@ -133,56 +158,185 @@ def _dump_diff(before: str, after: str) -> list[str]:
     return [f"- {line}" for line in sorted(old - new)] + [f"+ {line}" for line in sorted(new - old)]
 
 
-def _weight_change(services: int, repeat: int) -> dict[str, Any]:
-    """One weight in a big table, ``repeat`` times: the netlink ``set`` alone, and a
-    read-plan-apply cycle over the one service that changed (``read_table(keys=...)``), as an
-    apply does when it knows which services a spec edit touched, setting it back. Around
-    each, a dump of the whole table must differ in that real server's line and nothing else."""
-    table = bench_table(services)
-    _tool(["ipvsadm", "-C"])
-    _tool(["ipvsadm-restore"], format_save(table))
-    target = table.services[services // 2]
+def _weight_change(table: Table, weight: int, check: bool) -> dict[str, Any]:
+    """One weight in the loaded ``table``: the netlink ``set`` alone, then a read-plan-apply
+    cycle over that one service that sets it back. With ``check``, a dump of the whole
+    table around each must differ in that real server's line and nothing else."""
+    target = table.services[len(table) // 2]
     old = target.destinations[0]
-    set_ms, read_ms, cycle_ms, unchanged = [], [], [], True
-    for weight in range(5, 5 + repeat):
-        before = _tool(["ipvsadm-save", "-n"])
-        changed = replace(old, weight=weight)
-        one = Plan((Change("set", target.settings, changed, old=old),))
-        start = time.perf_counter()
-        netlink.apply_plan(one)
-        set_ms.append((time.perf_counter() - start) * 1000)
+    changed = replace(old, weight=weight)
+    before = _tool(["ipvsadm-save", "-n"]) if check else ""
+    one = Plan((Change("set", target.settings, changed, old=old),))
+    set_ms = _timed(lambda: netlink.apply_plan(one)) * 1000
+    unchanged = True
+    if check:
         want = Table((replace(target, destinations=(changed, *target.destinations[1:])),))
         expected = _dump_diff(format_save(Table((target,))), format_save(want))
-        unchanged &= _dump_diff(before, _tool(["ipvsadm-save", "-n"])) == expected
-        start = time.perf_counter()
-        live = netlink.read_table(keys=[target.key])
-        read_ms.append((time.perf_counter() - start) * 1000)
-        plan = make_plan(Table((target,)), live)
-        netlink.apply_plan(plan)
-        cycle_ms.append((time.perf_counter() - start) * 1000)
+        unchanged = _dump_diff(before, _tool(["ipvsadm-save", "-n"])) == expected
+    start = time.perf_counter()
+    live = netlink.read_table(keys=[target.key])
+    read_ms = (time.perf_counter() - start) * 1000
+    plan = make_plan(Table((target,)), live)
+    netlink.apply_plan(plan)
+    cycle_ms = (time.perf_counter() - start) * 1000
+    if check:
         unchanged &= _dump_diff(before, _tool(["ipvsadm-save", "-n"])) == []
-    _tool(["ipvsadm", "-C"])
+    return {"weight_change_ms": round(set_ms, 2), "read_one_service_ms": round(read_ms, 2),
+            "read_plan_apply_ms": round(cycle_ms, 2), "cycle_plan": [str(c) for c in plan],
+            "unchanged": unchanged}  # fmt: skip
+
+
+def _unchanged_diff(table: Table) -> dict[str, float]:
+    """Read the whole live table back and plan against it: nothing may be left to do."""
+    start = time.perf_counter()
+    live = netlink.read_table()
+    read = time.perf_counter() - start
+    plan = make_plan(table, live)
+    total = time.perf_counter() - start
+    if not plan.empty:
+        raise ToolError(f"the unchanged table planned {len(plan.changes)} changes")
+    return {"unchanged_diff_s": round(total, 3), "unchanged_read_s": round(read, 3)}
+
+
+def _run(services: int, text: str, first: bool, progress: Progress) -> dict[str, Any]:
+    """One run at one size: the three loads, and with the table loaded by ours, the weight
+    change, the unchanged diff and the CPU probe."""
+    table = bench_table(services)
+    _clear()
+    idle_cpu = _cpu_probe()
+    rusage = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    plan = make_plan(table, netlink.read_table())
+    batches = _apply_in_batches(plan)
+    in_process = time.perf_counter() - start
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    _check_loaded(services, "our apply")
+    run: dict[str, Any] = {
+        "ours_in_process_s": round(in_process, 3),
+        "batch_s": [round(b, 4) for b in batches],
+        "user_s": round(used.ru_utime - rusage.ru_utime, 3),
+        "system_s": round(used.ru_stime - rusage.ru_stime, 3),
+        "cpu_probe_idle_s": round(idle_cpu, 4),
+        "cpu_probe_loaded_s": round(_cpu_probe(), 4),
+    }
+    progress(
+        f"{services:,} services: ours in process {in_process:.2f} s (batches of {BATCH:,}: "
+        f"first {batches[0]:.3f} s, last {batches[-1]:.3f} s)"
+    )
+    run |= _weight_change(table, 5, check=first)
+    run |= _unchanged_diff(table)
+    progress(f"{services:,} services: one weight change {run['weight_change_ms']} ms "
+             f"({run['read_plan_apply_ms']} ms with read and plan), full diff of the "
+             f"unchanged table {run['unchanged_diff_s']} s")  # fmt: skip
+    _clear()
+    run["ours_process_s"], run["ours_process_peak_mib"] = (
+        round(x, 3) for x in _process(OURS_RESTORE, text)
+    )
+    _check_loaded(services, "cluster ipvs restore")
+    progress(f"{services:,} services: cluster ipvs restore {run['ours_process_s']} s")
+    _clear()
+    run["ipvsadm_restore_s"] = round(_process(["ipvsadm-restore"], text)[0], 3)
+    _check_loaded(services, "ipvsadm-restore")
+    progress(f"{services:,} services: ipvsadm-restore {run['ipvsadm_restore_s']} s")
+    _clear()
+    return run
+
+
+def _phases(text: str) -> dict[str, float]:
+    """The process path's work after its start, each timed here on the same input: parse
+    the text, read the (empty) live table and plan. Applying is the in-process load."""
+    _clear()
+    start = time.perf_counter()
+    desired = parse_save(text)
+    parsed = time.perf_counter()
+    make_plan(desired, netlink.read_table())
+    return {"parse_s": round(parsed - start, 3),
+            "read_and_plan_s": round(time.perf_counter() - parsed, 3)}  # fmt: skip
+
+
+def _median(runs: list[dict[str, Any]], name: str) -> float:
+    return round(statistics.median(r[name] for r in runs), 3)
+
+
+def _size(services: int, repeat: int, start_s: float, progress: Progress) -> dict[str, Any]:
+    text = format_save(bench_table(services))
+    runs = [_run(services, text, n == 0, progress) for n in range(repeat)]
+    median = {name: _median(runs, name) for name, value in runs[0].items()
+              if isinstance(value, (int, float)) and not isinstance(value, bool)}  # fmt: skip
+    phases = {"start_s": start_s, **_phases(text), "apply_s": median["ours_in_process_s"]}
+    first_batch = statistics.median(r["batch_s"][0] for r in runs)
+    batches = len(runs[0]["batch_s"])
+    kernel_growth = median["ours_in_process_s"] - batches * first_batch
     return {
         "services": services,
-        "cycle_plan": [str(c) for c in plan],
-        "set_only_ms": round(statistics.median(set_ms), 2),
-        "read_table_ms": round(statistics.median(read_ms), 2),
-        "read_plan_apply_ms": round(statistics.median(cycle_ms), 2),
-        "runs_set_only_ms": [round(ms, 2) for ms in set_ms],
-        "runs_read_plan_apply_ms": [round(ms, 2) for ms in cycle_ms],
-        "other_entries_unchanged": unchanged,
+        "real_servers": services * len(REAL_SERVERS),
+        "netlink_changes": len(make_plan(bench_table(services), Table())),
+        "median": median
+        | {
+            "ours_in_process_over_ipvsadm": round(
+                median["ours_in_process_s"] / median["ipvsadm_restore_s"], 3
+            ),
+            "ours_process_over_ipvsadm": round(
+                median["ours_process_s"] / median["ipvsadm_restore_s"], 3
+            ),
+        },
+        "process_phases_s": phases,
+        # every batch does the same Python work as the first, into an empty table: what the
+        # others take beyond it is the kernel's, growing with the table
+        "kernel_growth_s": round(kernel_growth, 3),
+        "kernel_growth_share": round(kernel_growth / median["ours_in_process_s"], 3),
+        "cpu_probe_slowdown": round(median["cpu_probe_loaded_s"] / median["cpu_probe_idle_s"], 3),
+        "other_entries_unchanged": runs[0]["unchanged"],
+        "peak_rss_mib": round(_peak(), 1),
+        "runs": runs,
     }
 
 
-def run(sizes: list[int], weight_in: int, repeat: int = 3) -> dict[str, Any]:
+def run(sizes: list[int], repeat: int = 3, progress: Progress = lambda _: None) -> dict[str, Any]:
     """Every measurement, as one JSON-ready dict; clears this namespace's IPVS table."""
     netlink.read_table()  # fails early, with the clear message, on a kernel without IPVS
+    _clear()
+    start = statistics.median(_process(OURS_RESTORE, "")[0] for _ in range(repeat))
+    theirs = statistics.median(_process(["ipvsadm-restore"], "")[0] for _ in range(repeat))
+    progress(f"start of an empty restore: ours {start:.3f} s, ipvsadm-restore {theirs:.3f} s")
     return {
         "benchmark": "ipvs",
         "kernel": platform.release(),
         "cpus": os.cpu_count(),
         "repeat": repeat,
-        "start_cost": _start_cost(repeat),
-        "load": [_load(n, repeat) for n in sizes],
-        "weight_change": _weight_change(weight_in, repeat),
+        "batch_services": BATCH,
+        "start_cost": {
+            "ours_process_empty_s": round(start, 3),
+            "ipvsadm_restore_empty_s": round(theirs, 3),
+        },
+        "sizes": [_size(n, repeat, round(start, 3), progress) for n in sizes],
     }
+
+
+def run_in_node(lab: Lab, node: str, argv: list[str], progress: Progress) -> dict[str, Any]:
+    """``cluster bench ipvs ARGV`` inside lab ``node``, its progress relayed as it comes; the
+    document it wrote."""
+    from cluster.lab.guest import python_argv
+
+    out = lab.paths.share / "bench" / f"ipvs-{node}.json"
+    lab.run(node, "mkdir", "-p", str(out.parent)).check()  # from inside: the guest's share
+    lab.run(node, "rm", "-f", str(out)).check()
+    lab.refresh_code()
+    name = "bench-ipvs"
+    log = lab.log_path(node, name)
+    offset = log.stat().st_size if log.exists() else 0
+    pid = lab.spawn(node, python_argv("-m", "cluster", "bench", "ipvs", *argv, "-o", str(out)),
+                    name)  # fmt: skip
+    code = None
+    while code is None:
+        time.sleep(1)
+        code = next((s["returncode"] for s in lab.services() if s["pid"] == pid), None)
+        text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
+        lines = text.splitlines(keepends=True)
+        for line in lines if code is not None else lines[: len(lines) - 1]:
+            if line.endswith("\n") or code is not None:
+                progress(f"{node}: {line.rstrip().removeprefix('==> ')}")
+                offset += len(line.encode())
+    if code != 0:
+        raise LabError(f"cluster bench ipvs in {node} exited {code}; see {log}")
+    return dict(json.loads(lab.read_text(node, str(out))))

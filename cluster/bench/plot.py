@@ -27,9 +27,9 @@ MEASURED, IPVS, PREDICTED = "#4a90c2", "#f0ad4e", "#222222"
 def charts(document: dict[str, Any], prefix: Path) -> list[Path]:
     """Every chart of one benchmark document, as ``PREFIX-<what>.png`` and ``.svg``."""
     kind = document.get("benchmark")
-    draw = {"load": _load, "sweep": _sweep}.get(str(kind))
+    draw = {"load": _load, "sweep": _sweep, "ipvs": _ipvs}.get(str(kind))
     if draw is None:
-        raise UsageError(f"no charts for a {kind!r} document; charts draw load and sweep")
+        raise UsageError(f"no charts for a {kind!r} document; charts draw load, sweep, ipvs")
     return draw(document, prefix)
 
 
@@ -121,3 +121,45 @@ def _sweep(document: dict[str, Any], prefix: Path) -> list[Path]:
                  f"({exact} of {len(runs)} runs exact)", fontsize=9)  # fmt: skip
     ax.legend(fontsize=7, loc="upper center", ncol=len(servers) + 1, bbox_to_anchor=(0.5, -0.2))
     return save(fig, _named(prefix, "split"), [document])
+
+
+def _ipvs(document: dict[str, Any], prefix: Path) -> list[Path]:
+    """Left: the time to load a table against its size, on log axes; right: one weight
+    change in that table, against the 50 ms target."""
+    from matplotlib import pyplot as plt
+
+    sizes = document["sizes"]
+    xs = [s["services"] for s in sizes]
+    fig, (load, change) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for key, label, style in (
+        ("ipvsadm_restore_s", "ipvsadm-restore", dict(color=IPVS, marker="s", linestyle="--")),
+        ("ours_process_s", "cluster ipvs restore (a process)", dict(color=MEASURED, marker="o")),
+        ("ours_in_process_s", "ours in process (netlink)",
+         dict(color=MEASURED, marker="^", linestyle=":")),
+    ):  # fmt: skip
+        ys = [s["median"][key] for s in sizes]
+        load.plot(xs, ys, label=label, **style)  # type: ignore[arg-type]
+        for x, y in zip(xs, ys, strict=True):
+            load.annotate(f"{y:.3g} s", (x, y), textcoords="offset points", xytext=(4, 4),
+                          fontsize=7)  # fmt: skip
+    for ax in (load, change):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.grid(alpha=0.3, which="both")
+        ax.set_xlabel("virtual services (4 real servers each, log)")
+    load.set_ylabel("seconds to load an empty table (log)")
+    load.set_title("Loading the table", fontsize=9)
+    load.legend(fontsize=7, loc="upper left")
+    for key, label, marker in (
+        ("weight_change_ms", "the netlink set alone", "o"),
+        ("read_plan_apply_ms", "read, plan and apply one service", "^"),
+    ):
+        change.plot(xs, [s["median"][key] for s in sizes], marker=marker, label=label,
+                    color=MEASURED if marker == "o" else PREDICTED)  # fmt: skip
+    change.axhline(50, color="#c62828", linestyle="--", label="target: 50 ms")
+    change.set_ylabel("milliseconds (log)")
+    change.set_title("One weight change in the loaded table", fontsize=9)
+    change.legend(fontsize=7, loc="center right")
+    return save(fig, _named(prefix, "scale"), [document])
