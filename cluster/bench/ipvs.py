@@ -1,7 +1,8 @@
 """``cluster bench ipvs``: how fast our netlink path programs IPVS, against ipvsadm-restore.
 
 At each size (by default 1,000, 10,000 and 50,000 virtual services with 4 real servers each)
-the same table is loaded into an empty IPVS three ways, each timed and checked against
+the same table is loaded three ways, each into a network namespace made for it (see
+:func:`_fresh_netns`: a cleared IPVS is slower to fill than a new one) and checked against
 ``/proc/net/ip_vs``: through :mod:`cluster.ipvs.netlink` inside this process (plan and
 apply; the interpreter and imports already paid), as ``python -m cluster ipvs restore`` fed
 the ``ipvsadm-save`` text (a process, start included), and through ``ipvsadm-restore`` fed
@@ -17,13 +18,12 @@ Where the time goes, measured rather than guessed:
 
 - the process path's phases, each timed in this process on the same input: the
   interpreter's start and imports (``restore`` of an empty file), parsing the text, reading
-  the live table and planning, applying;
+  the live table and planning, printing the plan, applying;
 - the kernel's part of the in-process load: the plan is applied 1,000 services at a time,
-  and every batch does the same Python work, so what a batch takes beyond the first one
-  (into an empty table) is the kernel's, growing with the table;
-- the kernel's background cost of a big table: a fixed pure-Python loop, timed with the
-  table empty and with it loaded (IPVS's rate estimator walks every service and real
-  server every 2 s);
+  and every batch does the same Python work, so what the batches take beyond the fastest
+  one each is the kernel's, growing with the table (the guest's rusage cannot say: UML
+  counts its kernel's time as the process's user time);
+- the kernel's trash: the same load again into the same namespace right after clearing it;
 - memory: this process's peak RSS, and each ``cluster ipvs restore`` process's.
 
 Each figure is the median of ``repeat`` runs, and every run is in the result. It needs a
@@ -36,6 +36,7 @@ where ``--node`` sends it (the host kernel has no IPVS)::
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -46,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,8 @@ TOOL_TIMEOUT = 1800.0
 OURS_RESTORE = [sys.executable, "-m", "cluster", "ipvs", "restore"]
 #: Services per timed batch of the in-process load.
 BATCH = 1000
+#: After a namespace is removed, for its cleanup to finish before the next load.
+SETTLE_S = 2.0
 
 
 def bench_table(services: int) -> Table:
@@ -116,7 +119,7 @@ def _peak() -> float:
 
 
 def _count_services() -> int:
-    with open("/proc/net/ip_vs") as table:
+    with open("/proc/thread-self/net/ip_vs") as table:
         return sum(1 for line in table if line.startswith("TCP "))
 
 
@@ -131,14 +134,39 @@ def _clear() -> None:
     _tool(["ipvsadm", "-C"])
 
 
-def _cpu_probe() -> float:
-    """Seconds of a fixed pure-Python loop: what background kernel work takes from a
-    process is what this loop takes longer."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(2_000_000):
-        total += i & 7
-    return time.perf_counter() - start
+@contextlib.contextmanager
+def _fresh_netns(name: str) -> Iterator[None]:
+    """This process (and what it starts) in a new network namespace, so each load meets an
+    IPVS that has never held a table. A cleared one has not forgotten it: every real server
+    deleted waits in the namespace's trash for two minutes, and each real server added
+    meanwhile walks that list (``ip_vs_trash_get_dest``), 200,000 entries after a clear of
+    50,000 services. The table is cleared before the namespace goes, so that its cleanup
+    does not run under the next load. Its only route, to the real servers' subnet, is
+    there because IPVS takes a NAT real server only where a unicast route leads to it."""
+    from pyroute2.netns import popns, pushns
+
+    _tool(["ip", "netns", "add", name])
+    pushns(name)
+    try:
+        _tool(["ip", "link", "set", "lo", "up"])
+        _tool(
+            [
+                "ip",
+                "route",
+                "add",
+                str(ipaddress.ip_network(f"{REAL_SERVERS[0]}/24", strict=False)),
+                "dev",
+                "lo",
+            ]
+        )
+        yield
+    finally:
+        try:
+            _clear()
+        finally:
+            popns()
+            _tool(["ip", "netns", "del", name])
+            time.sleep(SETTLE_S)
 
 
 def _apply_in_batches(plan: Plan) -> list[float]:
@@ -198,60 +226,66 @@ def _unchanged_diff(table: Table) -> dict[str, float]:
     return {"unchanged_diff_s": round(total, 3), "unchanged_read_s": round(read, 3)}
 
 
-def _run(services: int, text: str, first: bool, progress: Progress) -> dict[str, Any]:
-    """One run at one size: the three loads, and with the table loaded by ours, the weight
-    change, the unchanged diff and the CPU probe."""
-    table = bench_table(services)
-    _clear()
-    idle_cpu = _cpu_probe()
-    rusage = resource.getrusage(resource.RUSAGE_SELF)
+def _load_in_process(table: Table) -> tuple[float, list[float]]:
     start = time.perf_counter()
     plan = make_plan(table, netlink.read_table())
     batches = _apply_in_batches(plan)
-    in_process = time.perf_counter() - start
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    _check_loaded(services, "our apply")
-    run: dict[str, Any] = {
-        "ours_in_process_s": round(in_process, 3),
-        "batch_s": [round(b, 4) for b in batches],
-        "user_s": round(used.ru_utime - rusage.ru_utime, 3),
-        "system_s": round(used.ru_stime - rusage.ru_stime, 3),
-        "cpu_probe_idle_s": round(idle_cpu, 4),
-        "cpu_probe_loaded_s": round(_cpu_probe(), 4),
-    }
-    progress(
-        f"{services:,} services: ours in process {in_process:.2f} s (batches of {BATCH:,}: "
-        f"first {batches[0]:.3f} s, last {batches[-1]:.3f} s)"
-    )
-    run |= _weight_change(table, 5, check=first)
-    run |= _unchanged_diff(table)
-    progress(f"{services:,} services: one weight change {run['weight_change_ms']} ms "
-             f"({run['read_plan_apply_ms']} ms with read and plan), full diff of the "
-             f"unchanged table {run['unchanged_diff_s']} s")  # fmt: skip
-    _clear()
-    run["ours_process_s"], run["ours_process_peak_mib"] = (
-        round(x, 3) for x in _process(OURS_RESTORE, text)
-    )
-    _check_loaded(services, "cluster ipvs restore")
+    return time.perf_counter() - start, batches
+
+
+def _run(services: int, text: str, first: bool, progress: Progress) -> dict[str, Any]:
+    """One run at one size: each load into a namespace of its own; with the table loaded by
+    ours, the weight change, the unchanged diff, and the same load again after a clear."""
+    table = bench_table(services)
+    with _fresh_netns("bench-ipvs-ours"):
+        in_process, batches = _load_in_process(table)
+        _check_loaded(services, "our apply")
+        run: dict[str, Any] = {
+            "ours_in_process_s": round(in_process, 3),
+            "batch_s": [round(b, 4) for b in batches],
+        }
+        progress(
+            f"{services:,} services: ours in process {in_process:.2f} s (batches of "
+            f"{BATCH:,}: first {batches[0]:.3f} s, last {batches[-1]:.3f} s)"
+        )
+        run |= _weight_change(table, 5, check=first)
+        run |= _unchanged_diff(table)
+        progress(f"{services:,} services: one weight change {run['weight_change_ms']} ms "
+                 f"({run['read_plan_apply_ms']} ms with read and plan), full diff of the "
+                 f"unchanged table {run['unchanged_diff_s']} s")  # fmt: skip
+        run["clear_s"] = round(_timed(_clear), 3)
+        again, _ = _load_in_process(table)
+        run["ours_in_process_after_clear_s"] = round(again, 3)
+        _check_loaded(services, "our apply after a clear")
+        progress(f"{services:,} services: cleared in {run['clear_s']} s; ours in process "
+                 f"again, right after the clear: {again:.2f} s")  # fmt: skip
+    with _fresh_netns("bench-ipvs-process"):
+        run["ours_process_s"], run["ours_process_peak_mib"] = (
+            round(x, 3) for x in _process(OURS_RESTORE, text)
+        )
+        _check_loaded(services, "cluster ipvs restore")
     progress(f"{services:,} services: cluster ipvs restore {run['ours_process_s']} s")
-    _clear()
-    run["ipvsadm_restore_s"] = round(_process(["ipvsadm-restore"], text)[0], 3)
-    _check_loaded(services, "ipvsadm-restore")
+    with _fresh_netns("bench-ipvs-ipvsadm"):
+        run["ipvsadm_restore_s"] = round(_process(["ipvsadm-restore"], text)[0], 3)
+        _check_loaded(services, "ipvsadm-restore")
     progress(f"{services:,} services: ipvsadm-restore {run['ipvsadm_restore_s']} s")
-    _clear()
     return run
 
 
 def _phases(text: str) -> dict[str, float]:
     """The process path's work after its start, each timed here on the same input: parse
-    the text, read the (empty) live table and plan. Applying is the in-process load."""
-    _clear()
-    start = time.perf_counter()
-    desired = parse_save(text)
-    parsed = time.perf_counter()
-    make_plan(desired, netlink.read_table())
-    return {"parse_s": round(parsed - start, 3),
-            "read_and_plan_s": round(time.perf_counter() - parsed, 3)}  # fmt: skip
+    the text, read the (empty) live table and plan, print the plan. Applying is the
+    in-process load."""
+    with _fresh_netns("bench-ipvs-phases"):
+        start = time.perf_counter()
+        desired = parse_save(text)
+        parsed = time.perf_counter()
+        plan = make_plan(desired, netlink.read_table())
+        planned = time.perf_counter()
+        plan.text()
+        return {"parse_s": round(parsed - start, 3),
+                "read_and_plan_s": round(planned - parsed, 3),
+                "plan_text_s": round(time.perf_counter() - planned, 3)}  # fmt: skip
 
 
 def _median(runs: list[dict[str, Any]], name: str) -> float:
@@ -264,9 +298,11 @@ def _size(services: int, repeat: int, start_s: float, progress: Progress) -> dic
     median = {name: _median(runs, name) for name, value in runs[0].items()
               if isinstance(value, (int, float)) and not isinstance(value, bool)}  # fmt: skip
     phases = {"start_s": start_s, **_phases(text), "apply_s": median["ours_in_process_s"]}
-    first_batch = statistics.median(r["batch_s"][0] for r in runs)
-    batches = len(runs[0]["batch_s"])
-    kernel_growth = median["ours_in_process_s"] - batches * first_batch
+    # every batch does the same Python work: what the batches take beyond the fastest one
+    # each is the kernel's, growing with the table
+    fastest = min(min(r["batch_s"]) for r in runs)
+    batches = sum(len(r["batch_s"]) for r in runs) / len(runs)
+    kernel_growth = statistics.median(sum(r["batch_s"]) for r in runs) - batches * fastest
     return {
         "services": services,
         "real_servers": services * len(REAL_SERVERS),
@@ -281,11 +317,9 @@ def _size(services: int, repeat: int, start_s: float, progress: Progress) -> dic
             ),
         },
         "process_phases_s": phases,
-        # every batch does the same Python work as the first, into an empty table: what the
-        # others take beyond it is the kernel's, growing with the table
+        "fastest_batch_s": fastest,
         "kernel_growth_s": round(kernel_growth, 3),
         "kernel_growth_share": round(kernel_growth / median["ours_in_process_s"], 3),
-        "cpu_probe_slowdown": round(median["cpu_probe_loaded_s"] / median["cpu_probe_idle_s"], 3),
         "other_entries_unchanged": runs[0]["unchanged"],
         "peak_rss_mib": round(_peak(), 1),
         "runs": runs,
@@ -293,11 +327,12 @@ def _size(services: int, repeat: int, start_s: float, progress: Progress) -> dic
 
 
 def run(sizes: list[int], repeat: int = 3, progress: Progress = lambda _: None) -> dict[str, Any]:
-    """Every measurement, as one JSON-ready dict; clears this namespace's IPVS table."""
+    """Every measurement, as one JSON-ready dict; each load in a network namespace of its
+    own, made and removed here."""
     netlink.read_table()  # fails early, with the clear message, on a kernel without IPVS
-    _clear()
-    start = statistics.median(_process(OURS_RESTORE, "")[0] for _ in range(repeat))
-    theirs = statistics.median(_process(["ipvsadm-restore"], "")[0] for _ in range(repeat))
+    with _fresh_netns("bench-ipvs-start"):
+        start = statistics.median(_process(OURS_RESTORE, "")[0] for _ in range(repeat))
+        theirs = statistics.median(_process(["ipvsadm-restore"], "")[0] for _ in range(repeat))
     progress(f"start of an empty restore: ours {start:.3f} s, ipvsadm-restore {theirs:.3f} s")
     return {
         "benchmark": "ipvs",
