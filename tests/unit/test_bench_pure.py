@@ -141,6 +141,31 @@ def test_compare_flags_both_directions_and_exact_outcomes() -> None:
         compare.compare({"benchmark": "x"}, {"benchmark": "x"})
 
 
+def test_compare_reads_every_benchmarks_documents() -> None:
+    failover = _failover()
+    documents = [
+        failover,
+        {"benchmark": "failover-connections", "trials": {"sync": [{"survived_share": 1.0}] * 3}},
+        {"benchmark": "failover-cable", "cells": [
+            {"layout": "fixed", "on": "master", "fault": "link-down", "links": "eth0",
+             "verdicts": ["both VIPs on director02, service ok"]}]},
+        {"benchmark": "ipvs", "sizes": [{"services": 1000, "other_entries_unchanged": True,
+                                         "runs": [{"ours_in_process_s": 0.1,
+                                                   "weight_change_ms": 0.5}]}]},
+        {"lab_up_s": 4.2, "agent_ping": {"samples_ms": [0.8, 0.9, 1.0]}},
+        {"benchmark": "one round of health checks against the lab's real servers",
+         "endpoints": 100, "rounds": [{"kind": "TCP_CHECK", "checks": 100, "up": 100,
+                                       "wall_s": 0.5, "cpu_s": 0.2}]},
+    ]  # fmt: skip
+    for doc in documents:
+        same = compare.compare(doc, doc)
+        assert same.findings and not same.flagged, compare.kind(doc)
+    later = failover | {"trials": [t | {"outage_s": 3.0} for t in failover["trials"]]}
+    assert [f.name for f in compare.compare(failover, later).flagged] == [
+        "dies-fixed-v3-adv0.1: client outage s"
+    ]
+
+
 # --- charts ---------------------------------------------------------------------------------
 
 
