@@ -84,6 +84,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class Comparison:
+    """Two documents of one benchmark side by side, with where each ran: what ``bench
+    compare`` prints, and its exit code (non-zero when anything is flagged)."""
+
     kind: str
     where_a: str
     where_b: str

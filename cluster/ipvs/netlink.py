@@ -114,7 +114,7 @@ def _family_id(sock: socket.socket) -> int:
 
 
 @contextlib.contextmanager
-def _ipvs_socket(netns: str | None) -> Iterator[tuple[socket.socket, int]]:
+def ipvs_socket(netns: str | None = None) -> Iterator[tuple[socket.socket, int]]:
     """A generic netlink socket in ``netns`` (never creating it) and IPVS's family id, with
     the failures that mean "no IPVS here" or "no such namespace" turned into one clear error
     each. pyroute2 is imported only to enter another namespace: in the lab the command runs
@@ -294,7 +294,7 @@ def read_table(netns: str | None = None, keys: Iterable[ServiceKey] | None = Non
     One dump of the services, then one dump of each service's real servers (the kernel
     lists real servers per service only).
     """
-    with _ipvs_socket(netns) as (sock, family):
+    with ipvs_socket(netns) as (sock, family):
         try:
             if keys is None:
                 found = [_service(a[_CMD_ATTR_SERVICE])
@@ -434,6 +434,38 @@ def _refusal(sock: socket.socket, last_seq: int) -> tuple[int, int] | None:
             offset += max(_NLMSG.size, (length + 3) & ~3)
 
 
+def writes(plan: Plan, family: int) -> Iterator[tuple[list[int], bytes]]:
+    """The plan as the writes :func:`apply_plan` sends, encoded for IPVS's ``family`` id:
+    each one service's run of changes (their indexes) and its messages. The Python half of
+    an apply; :func:`send` is the kernel's."""
+    changes = plan.changes
+    for batch in _batches(plan):
+        last = batch[-1]
+        yield (
+            batch,
+            b"".join(
+                _message(
+                    family, changes[i], i + 1, _NLM_F_REQUEST | (_NLM_F_ACK if i == last else 0)
+                )
+                for i in batch
+            ),
+        )
+
+
+def send(sock: socket.socket, plan: Plan, batch: list[int], data: bytes) -> None:
+    """Send one of :func:`writes`' writes and read the kernel's answer; a refusal raises
+    :class:`ApplyError` naming the change."""
+    changes = plan.changes
+    try:
+        sock.send(data)
+        refused = _refusal(sock, batch[-1] + 1)
+    except OSError as err:
+        raise ApplyError(str(changes[batch[0]]), err.strerror or str(err)) from None
+    if refused:
+        seq, code = refused
+        raise ApplyError(str(changes[seq - 1]), f"{os.strerror(code)} (errno {code})")
+
+
 def apply_plan(plan: Plan, netns: str | None = None) -> int:
     """Run the plan's changes in order; returns how many ran.
 
@@ -444,25 +476,10 @@ def apply_plan(plan: Plan, netns: str | None = None) -> int:
     failed to appear is refused in turn); no other service is touched. Rolling back what
     already ran is the caller's choice: it has the plan and the old table.
     """
-    changes = plan.changes
-    with _ipvs_socket(netns) as (sock, family):
-        for batch in _batches(plan):
-            last = batch[-1]
-            data = b"".join(
-                _message(
-                    family, changes[i], i + 1, _NLM_F_REQUEST | (_NLM_F_ACK if i == last else 0)
-                )
-                for i in batch
-            )
-            try:
-                sock.send(data)
-                refused = _refusal(sock, last + 1)
-            except OSError as err:
-                raise ApplyError(str(changes[batch[0]]), err.strerror or str(err)) from None
-            if refused:
-                seq, code = refused
-                raise ApplyError(str(changes[seq - 1]), f"{os.strerror(code)} (errno {code})")
-    return len(changes)
+    with ipvs_socket(netns) as (sock, family):
+        for batch, data in writes(plan, family):
+            send(sock, plan, batch, data)
+    return len(plan.changes)
 
 
 def read_connections(netns: str | None = None) -> str:
