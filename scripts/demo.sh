@@ -40,8 +40,8 @@ for _ in $(seq 30); do  # the checkers add the real servers within a few seconds
 done
 $cluster lab state
 
-step "Load test through the VIP: 300 requests (rr, equal weights: expect 150 and 150)"
-$cluster bench load -n 300 -o out/load.json --chart out/load-split
+step "Load test through the VIP: the article's ab -c 30 -n 300, three trials, each counted from ab, IPVS and the real servers"
+$cluster bench load -o out/load.json --chart out/load
 $cluster lab exec director01 -- ipvsadm -Ln --stats
 
 step "Failover: the master dies, 3 trials, measured against VRRP theory; charts"
