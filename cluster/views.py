@@ -139,6 +139,21 @@ class Note(Displayed):
 
 
 @dataclass(frozen=True, repr=False)
+class Markdown(Displayed):
+    """A Markdown table or text from the package's reports, rendered for the page."""
+
+    source: str
+
+    def html(self) -> str:
+        import markdown  # Python-Markdown, which mkdocs brings
+
+        return markdown.markdown(self.source, extensions=["tables"])
+
+    def text(self) -> str:
+        return self.source.rstrip()
+
+
+@dataclass(frozen=True, repr=False)
 class Shows(Displayed):
     """Several views, one after the other: what one step of a notebook shows."""
 
