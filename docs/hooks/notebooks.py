@@ -10,6 +10,7 @@ executes each notebook once, and a second build of unchanged sources executes no
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -19,13 +20,15 @@ from mkdocs.plugins import event_priority
 from cluster.course import execute
 from cluster.errors import ClusterError
 
+log = logging.getLogger("mkdocs.hooks.notebooks")
+
 
 @event_priority(-100)  # after mkdocs-jupyter wrapped the files: set the path on its wrapper
 def on_files(files, config):
     pages = [f for f in files if re.fullmatch(r"notebooks/[^/]+\.ipynb", f.src_uri)]
     sources = [execute.NOTEBOOKS / Path(f.src_uri).name for f in pages]
     try:
-        execute.execute(sources, execute.OUT, stale_only=True, down_after=True)
+        execute.execute(sources, execute.OUT, {}, log.info, stale_only=True, down_after=True)
     except ClusterError as err:
         raise PluginError(f"executing the notebooks failed: {err}") from err
     for page in pages:
