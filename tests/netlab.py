@@ -185,4 +185,3 @@ def raw_socket(protocol: int) -> socket.socket:
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
     raw.settimeout(0.3)
     return raw
-
