@@ -53,7 +53,7 @@ step "Take the lab down"
 $cluster lab down
 trap - EXIT
 
-step "Build the docs (executes the notebooks)"
+step "Build the docs (with the executed notebooks; executes those whose copy is stale)"
 bash scripts/docs.sh build
 
 printf '\nDone. Configs in %s/, failover results and charts in out/failover/, the site in site/\n(open site/index.html or run scripts/docs.sh serve).\n' "$out"

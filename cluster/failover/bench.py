@@ -430,7 +430,7 @@ def run_connections(
 
 #: (fault, interface, director) rows: the article's six pulls, then a silent drop and a
 #: partition of the master.
-CABLE_ROWS = [
+CABLE_ROWS: list[tuple[str, str | None, str]] = [
     *(("link-down", links, on) for on in ("master", "backup")
        for links in ("eth0,eth1", "eth0", "eth1")),
     ("link-drop", "eth0", "master"),
@@ -457,13 +457,14 @@ def verdict(trial: dict[str, Any]) -> str:
 
 def run_cable_table(
     lab: Lab, layouts: list[str], trials: int, advert_int: float, version: int,
-    progress: Progress = print,
+    progress: Progress = print, rows: list[tuple[str, str | None, str]] = CABLE_ROWS,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every :data:`CABLE_ROWS` fault on every layout; each cell keeps its trials raw."""
+    """Every fault of ``rows`` (all :data:`CABLE_ROWS` by default) on every layout; each
+    cell keeps its trials raw."""
     context = _context()
     cells = []
     for layout in layouts:
-        for fault, links, on in CABLE_ROWS:
+        for fault, links, on in rows:
             scenario = Scenario(fault, advert_int, version, layout, links, on)
             runs = [trial(lab, scenario, progress) for _ in range(trials)]
             verdicts = sorted({verdict(r) for r in runs})
