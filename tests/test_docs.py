@@ -292,7 +292,7 @@ def test_the_benchmarks_have_data(executed: dict[str, str]) -> None:
     assert "chart " in failover and (ROOT / "out" / "figures" / "failover.svg").exists()
     cable = executed["12-bench-cable-pull"]
     assert "| master: link-down eth0 | VIPs split across the directors, service DOWN |" in cable
-    assert re.search(r"^25\s+\d", executed["13-bench-control-plane"], re.MULTILINE)
+    assert re.search(r"^1000\s+\d", executed["13-bench-control-plane"], re.MULTILINE)
     assert "the split matches the prediction" in executed["14-scheduler-playground"]
     assert re.search(r"1 s\s+v3\s+0\.805 s\s+3\.805 s", executed["15-vrrp-timing"])
 

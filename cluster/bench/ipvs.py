@@ -2,8 +2,8 @@
 
 At each size (by default 1,000, 10,000 and 50,000 virtual services with 4 real servers each)
 the same table is loaded three ways, each into a network namespace made for it (see
-:func:`_fresh_netns`: a cleared IPVS is slower to fill than a new one) and checked against
-``/proc/net/ip_vs``: through :mod:`cluster.ipvs.netlink` inside this process (plan and
+:func:`_fresh_netns`: a cleared IPVS is slower to fill than a new one) and its services
+counted by a netlink dump: through :mod:`cluster.ipvs.netlink` inside this process (plan and
 apply; the interpreter and imports already paid), as ``python -m cluster ipvs restore`` fed
 the ``ipvsadm-save`` text (a process, start included), and through ``ipvsadm-restore`` fed
 the same text. Targets: ours faster than ipvsadm-restore at every size, as a process too.
@@ -125,14 +125,9 @@ def _peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _count_services() -> int:
-    with open("/proc/thread-self/net/ip_vs") as table:
-        return sum(1 for line in table if line.startswith("TCP "))
-
-
 def _check_loaded(services: int, how: str) -> None:
     """Every timed load must have left the whole table, or its time means nothing."""
-    held = _count_services()
+    held = netlink.count_services()
     if held != services:
         raise ToolError(f"after {how}, the kernel holds {held} services, not {services}")
 

@@ -89,7 +89,7 @@ def report(documents: list[dict[str, Any]], name: str = "failover") -> Shows:
     if not documents:
         return Shows((Note("no failover results: run this notebook on the lab", "skipped"),))
     documents = [refresh(d) for d in documents]
-    png, svg = chart(documents, FIGURES / name)
+    png, svg = chart(documents, FIGURES / name)[:2]  # the box plots; timelines follow
     return Shows((Markdown(markdown(documents)), Chart(png, svg, where(documents))))
 
 
