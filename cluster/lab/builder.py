@@ -59,11 +59,18 @@ def plan(topo: Topology) -> list[Step]:
         lines = ["link set lo up"]
         for iface in node.interfaces:
             lines.append(f"link set {iface.name} up")
-            lines += [f"addr replace {addr} dev {iface.name}" for addr in iface.addresses]
+            # IPv6 addresses skip duplicate address detection, which would hold each one
+            # back ("tentative") for a second after every build
+            lines += [
+                f"addr replace {addr} dev {iface.name}{' nodad' if ':' in addr else ''}"
+                for addr in iface.addresses
+            ]
         lines += [f"route replace {r.dst} via {r.via}" for r in node.routes]
         sysctls: list[tuple[str, str]] = []
         if node.forwarding:
             sysctls.append(("net.ipv4.ip_forward", "1"))
+        if node.forwarding6:
+            sysctls.append(("net.ipv6.conf.all.forwarding", "1"))
         if node.role == "director":
             # as in the article: a NAT director must not redirect real servers past itself
             sysctls += [
