@@ -126,12 +126,12 @@ def floating(spec: ClusterSpec) -> dict[str, str]:
 
 
 def addresses(lab: Lab, node: str, up_only: bool = False) -> dict[str, list[str]]:
-    """``ip -br addr``: each interface's IPv4 addresses without prefix.
+    """``ip -br addr``: each interface's addresses, IPv4 and IPv6, without prefix.
 
     ``up_only`` leaves out links that are down: a crashed director keeps its VIPs on its
     dead links, but holds them for nobody.
     """
-    out = lab.run(node, "ip", "-br", "-4", "addr").check().stdout
+    out = lab.run(node, "ip", "-br", "addr").check().stdout
     table: dict[str, list[str]] = {}
     for line in out.splitlines():
         name, state, *addrs = line.split()
@@ -146,7 +146,8 @@ def drop_floating(lab: Lab, spec: ClusterSpec, node: str) -> None:
     for iface, addrs in addresses(lab, node).items():
         for addr in addrs:
             if addr in vips:
-                lab.run(node, "ip", "addr", "del", f"{addr}/32", "dev", iface)
+                host = 128 if ":" in addr else 32
+                lab.run(node, "ip", "addr", "del", f"{addr}/{host}", "dev", iface)
 
 
 def start(lab: Lab, spec: ClusterSpec) -> dict[str, str]:
