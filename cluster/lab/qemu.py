@@ -26,7 +26,14 @@ from pathlib import Path
 
 from cluster.errors import LabError
 from cluster.lab import packages
-from cluster.lab.guest import GuestBoot, InitParts, Progress, choose_user, init_script
+from cluster.lab.guest import (
+    GuestBoot,
+    InitParts,
+    Progress,
+    choose_user,
+    init_script,
+    pinned_cpus,
+)
 from cluster.lab.state import Paths
 
 CACHE = packages.CACHE / "qemu"
@@ -257,4 +264,5 @@ def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
         user=user,
         channel={"socket": str(channel)},
         mark=QEMU,
+        cpus=pinned_cpus(default=[]),
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cluster.errors import LabError
 from cluster.lab import packages
-from cluster.lab.guest import GuestBoot, InitParts, Progress, choose_user, init_script
+from cluster.lab.guest import GuestBoot, InitParts, Progress, choose_user, init_script, pinned_cpus
 from cluster.lab.state import Paths
 
 CACHE = packages.CACHE / "uml"
@@ -97,20 +97,6 @@ def xstate_fixup(progress: Progress, cache: Path = CACHE) -> Path:
     return library
 
 
-def pinned_cpus() -> list[int]:
-    """The host CPU the UML process runs on: ``LVS_LAB_CPU``, or the last one allowed.
-    ``LVS_LAB_CPU=all`` leaves it unpinned (to measure what pinning changes)."""
-    allowed = sorted(os.sched_getaffinity(0))
-    wanted = os.environ.get("LVS_LAB_CPU")
-    if wanted is None:
-        return [allowed[-1]]
-    if wanted == "all":
-        return []
-    if not wanted.isdigit() or int(wanted) not in allowed:
-        raise LabError(f"LVS_LAB_CPU={wanted}: use one of this process's CPUs {allowed}, or all")
-    return [int(wanted)]
-
-
 def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
     """Everything the relay needs to boot UML: its command line, environment and user."""
     uml = fetch(progress)
@@ -147,5 +133,5 @@ def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
         user=user,
         channel={"pipes": "ssl1=fd:{r},fd:{w}"},
         mark=str(uml.kernel),
-        cpus=pinned_cpus(),
+        cpus=pinned_cpus(default=[sorted(os.sched_getaffinity(0))[-1]]),
     )
