@@ -68,24 +68,23 @@ def send(payload: bytes, count: int, source: str | None = None, interval: float 
     """Send ``payload`` ``count`` times to the VRRP group from a raw socket (needs root):
     over IPv4 by default, from ``source`` if given (``fe80::1%eth0`` for a link-local one)."""
     address, _, link = (source or "").partition("%")
+    group: tuple[str, int] | tuple[str, int, int, int]
     if not address or ipaddress.ip_address(address).version == 4:
-        with socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTOCOL) as sock:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-            if address:
-                sock.setsockopt(
-                    socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address)
-                )
-            for _ in range(count):
-                sock.sendto(payload, (str(VRRP_GROUPS[4]), 0))
-                time.sleep(interval)
-        return
-    index = socket.if_nametoindex(link) if link else 0
-    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, VRRP_PROTOCOL) as sock:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, VRRP_PROTOCOL)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+        if address:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address))
+        group = (str(VRRP_GROUPS[4]), 0)
+    else:
+        index = socket.if_nametoindex(link) if link else 0
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, VRRP_PROTOCOL)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
         sock.bind((address, 0, 0, index))
+        group = (str(VRRP_GROUPS[6]), 0, 0, index)
+    with sock:
         for _ in range(count):
-            sock.sendto(payload, (str(VRRP_GROUPS[6]), 0, 0, index))
+            sock.sendto(payload, group)
             time.sleep(interval)
 
 
