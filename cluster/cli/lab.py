@@ -32,6 +32,15 @@ def register(commands: Subcommands) -> None:
     )
     mode_argument(p)
     p.add_argument("--clients", type=positive, default=1, help="client nodes (default 1)")
+    p.add_argument(
+        "--spares",
+        type=int,
+        choices=range(10),
+        default=0,
+        metavar="N",
+        help="real servers the spec does not name (realserver3 ...), to add to the cluster "
+        "later (cluster realserver add ... --lab); default 0",
+    )
     p.set_defaults(run=cmd_lab_up)
     p = actions.add_parser("down", help="remove everything the lab made, even after a crash")
     p.set_defaults(run=cmd_lab_down)
@@ -113,7 +122,7 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     from cluster.lab import Lab
     from cluster.lab.topology import from_spec
 
-    topology = from_spec(load_spec(args.spec), clients=args.clients)
+    topology = from_spec(load_spec(args.spec), clients=args.clients, spares=args.spares)
     with Lab.up(topology, progress=progress, mode=args.mode) as lab:
         print(f"lab up ({lab.state.mode} mode): {', '.join(lab.nodes)}")
     return 0

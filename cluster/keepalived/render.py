@@ -182,6 +182,10 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         if (source := director.unicast_src_ips.get(instance.name)) is not None:
             block.add("unicast_src_ip", source)
         block.list_block("unicast_peer", instance.peers_of(director))
+    elif (source := director.link_local(instance)) is not None:
+        # IPv6 adverts leave from a link-local address; from the one the spec names, the
+        # peers' firewalls admit them (an interface has others of its own)
+        block.add("mcast_src_ip", source)
     block.list_block(
         "virtual_ipaddress", [_vip(instance, vip) for vip in instance.virtual_ipaddresses]
     )
