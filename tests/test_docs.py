@@ -198,6 +198,75 @@ def test_spec_reference_names_every_key_of_the_model() -> None:
     assert not missing, f"docs/manual/spec.md does not explain: {', '.join(missing)}"
 
 
+def _model_fields() -> list[str]:
+    return [
+        f"{cls.__name__}.{field}"
+        for cls in vars(model).values()
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == model.__name__
+        for field in cls.model_fields
+    ]
+
+
+def test_every_spec_field_says_what_it_becomes() -> None:
+    from cluster.keepalived.keywords import GRAMMAR
+    from cluster.spec.becomes import BECOMES, Keyword
+
+    assert sorted(BECOMES) == sorted(_model_fields())
+    unknown = [
+        f"{field}: {entry.block} has no keyword {entry.keyword}"
+        for field, entry in BECOMES.items()
+        if isinstance(entry, Keyword) and entry.keyword not in GRAMMAR.get(entry.block, {})
+    ]
+    assert not unknown
+
+
+def test_every_lint_code_is_in_the_registry() -> None:
+    from cluster.keepalived.lint import KEEPALIVED_CODES, LINT_CODES
+
+    sources = "".join(
+        (ROOT / "cluster" / "keepalived" / name).read_text() for name in ("lint.py", "syntax.py")
+    )
+    body = sources.split("LINT_CODES: Final")[0] + sources.split("is generated from it.")[-1]
+    used = set(re.findall(r'"([a-z]+(?:-[a-z0-9]+)+)"', body))
+    used |= {"nopreempt-with-master", "preempt-delay-with-master"}  # made from the keyword
+    assert used <= set(LINT_CODES), sorted(used - set(LINT_CODES))
+    assert set(KEEPALIVED_CODES) <= set(LINT_CODES)
+
+
+def test_every_runbook_command_names_the_test_that_runs_it() -> None:
+    """Each command block of the runbook sits under a ``<!-- tested: ... -->`` comment, and
+    every test it names exists."""
+    pages = sorted((ROOT / "docs" / "runbook").glob("*.md"))
+    assert len(pages) == 6
+    for page in pages:
+        text = page.read_text()
+        for block in re.finditer(r"^```sh\n", text, re.MULTILINE):
+            before = text[: block.start()].rstrip().splitlines()[-1]
+            assert before.startswith("<!-- tested: "), f"{page.name}: block without a test"
+        for path, name in re.findall(r"(tests/[\w/]+\.py)::(test_\w+)", text):
+            assert f"def {name}(" in (ROOT / path).read_text(), f"{page.name}: {path}::{name}"
+        for path, name in re.findall(r"(tests/[\w/]+\.py)(?:::\w+)?, ::(test_\w+)", text):
+            assert f"def {name}(" in (ROOT / path).read_text(), f"{page.name}: {path}::{name}"
+
+
+@build
+def test_the_reference_pages_hold_every_field_code_and_exit_code(site: Path) -> None:
+    from cluster.cli import EXIT_CODES
+    from cluster.keepalived.lint import LINT_CODES
+
+    schema = visible_text(site / "reference" / "spec.html")
+    for field in _model_fields():
+        cls, name = field.split(".")
+        assert cls in schema and name in schema, field
+    assert "vrrp_garp_interval" in schema and "lvs_sched" in schema
+    codes = visible_text(site / "reference" / "lint-codes.html")
+    assert all(code in codes for code in LINT_CODES)
+    exits = visible_text(site / "reference" / "exit-codes.html")
+    for code, meaning in re.findall(r"^\s+(\d)\s+(.+)$", EXIT_CODES, re.MULTILINE):
+        assert meaning.split(";")[0] in exits, code
+    assert "render_keepalived_conf" in visible_text(site / "reference" / "api.html")
+
+
 # --- what the notebooks showed -------------------------------------------------------------
 
 
@@ -511,8 +580,9 @@ def served(site: Path) -> Iterator[str]:
                 time.sleep(1)
         yield url
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)
 
 
 def nav_pages(browser: Chromium) -> list[str]:
