@@ -413,8 +413,9 @@ CHROMIUM = shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 SCREENSHOTS = ROOT / "out" / "screenshots"
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "http://127.0.0.1:")
-#: The runbook page and the benchmark page that the screenshots keep, besides the home page.
-RUNBOOK_PAGE, BENCH_PAGE = "runbook/install.html", "manual/bench.html"
+#: The runbook page and the benchmark page (with its chart) that the screenshots keep, whole,
+#: besides the home page.
+RUNBOOK_PAGE, BENCH_PAGE = "runbook/install.html", "notebooks/10-bench-schedulers.html"
 
 
 class Chromium:
@@ -528,7 +529,11 @@ class Chromium:
     def screenshot(self, path: Path) -> None:
         import base64
 
-        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        data = self.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
 
