@@ -396,6 +396,41 @@ def test_the_walk_through_on_this_machine_reads_the_director_itself(
 
 @build
 @needs_root
+def test_apply_with_confirm_keeps_only_a_confirmed_change(executed: dict[str, str]) -> None:
+    """The runbook's ``cluster apply --confirm`` on the backup of the notebooks' lab: without
+    "yes" the change is rolled back (exit 7, keepalived.conf as before), with it kept."""
+    from cluster.lab import Lab, directors
+    from cluster.spec import dump_spec
+
+    lab = Lab.up()  # the lab the notebooks left running
+    node = "director02"
+    spec = directors.current_spec(lab)
+    assert spec is not None
+    try:
+        http = spec.virtual_services[0]
+        servers = [http.real_servers[0].model_copy(update={"weight": 7}), *http.real_servers[1:]]
+        services = [http.model_copy(update={"real_servers": servers}), *spec.virtual_services[1:]]
+        changed = spec.model_copy(update={"virtual_services": services})
+        path = lab.paths.share / "keepalived" / "confirm.yaml"
+        lab.write_file(node, str(path), dump_spec(changed))
+        backend = () if directors.has_nftables_nat(lab, node) else ("--backend", "iptables")
+        root = directors.layout(lab, node).root
+        argv = ["apply", "--node", node, "--root", root, *backend, "--confirm", "5", str(path)]
+        conf = directors.keepalived(lab, node).files.conf
+        before = lab.read_text(node, conf)
+        silent = lab.run_cluster(node, *argv, input="", timeout=300)
+        assert silent.rc == 7 and "not confirmed in time" in silent.stderr, silent
+        assert lab.read_text(node, conf) == before
+        kept = lab.run_cluster(node, *argv, input="yes\n", timeout=300)
+        assert kept.rc == 0, kept
+        assert re.search(r"^\s+weight 7$", lab.read_text(node, conf), re.MULTILINE)
+    finally:
+        directors.apply(lab, spec, nodes=[node])  # back to what the notebooks applied
+        lab.close()
+
+
+@build
+@needs_root
 def test_the_site_renders_the_executed_notebooks(site: Path) -> None:
     text = visible_text(site / IPVS_PAGE)
     assert "cluster ipvs list" in text and "-> 192.168.170.25:80" in text
