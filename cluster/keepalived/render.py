@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from cluster.errors import UsageError
+from cluster.spec.becomes import garp_keyword
 from cluster.spec.model import (
     Check,
     ClusterSpec,
@@ -114,8 +115,7 @@ def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None)
         block.add("vrrp_strict")
     garp = spec.vrrp.garp
     for field, value in garp.model_dump(exclude_none=True).items() if garp else ():
-        keyword = f"vrrp_{field}" if "interval" in field else f"vrrp_garp_{field}"
-        block.add(keyword, _number(value))
+        block.add(garp_keyword(field), _number(value))
     if notify_fifo is not None:
         block.add("notify_fifo", notify_fifo)
     if spec.notification is not None:
