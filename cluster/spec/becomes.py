@@ -91,7 +91,8 @@ BECOMES: Final[dict[str, Keyword | Elsewhere]] = {
     "Interface.name": Elsewhere("an interface name: firewall rules and send_redirects"),
     "Interface.segment": Elsewhere("which directors share a link (validation, the lab)"),
     "Interface.addresses": Elsewhere(
-        "the director's own addresses: the peer's VRRP adverts are accepted from them"
+        "the director's own addresses: the peer's VRRP adverts are accepted from them, "
+        "and an IPv6 instance sends its adverts from the listed link-local (mcast_src_ip)"
     ),
     "Vrrp.scripts": Keyword(TOP, "vrrp_script"),
     "Vrrp.instances": Keyword(TOP, "vrrp_instance"),
