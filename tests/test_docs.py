@@ -524,12 +524,13 @@ class Chromium:
         self.send("Page.navigate", {"url": url})
         self.wait_for_event("Page.loadEventFired")
 
-    def wait_for_event(self, method: str, timeout: float = 60) -> dict:
+    def wait_for_event(self, method: str, timeout: float = 60, after: int = 0) -> dict:
+        """The first ``method`` event of the open tab, among the events from index ``after``."""
         import time
 
         deadline = time.monotonic() + timeout
         while True:
-            for event in self.events:
+            for event in self.events[after:]:
                 if event.get("method") == method and event.get("sessionId") == self.session:
                     return event
             assert time.monotonic() < deadline, f"no {method} within {timeout} s"
@@ -697,9 +698,12 @@ def test_the_served_site_navigates_to_the_runbook_and_searches(
 ) -> None:
     browser.open(served + "index.html")
     assert_page_is_whole(browser, served)
+    # wait for the new page's load event, not by polling: a script polling in the old page
+    # dies with it ("Inspected target navigated or closed")
+    seen = len(browser.events)
     browser.js(f"document.querySelector('a.md-nav__link[href$=\"{RUNBOOK_PAGE}\"]').click()")
-    browser.wait_for(f"location.href.endsWith({json.dumps(RUNBOOK_PAGE)})")
-    browser.wait_for("document.readyState === 'complete' && document.querySelector('article h1')")
+    browser.wait_for_event("Page.loadEventFired", after=seen)
+    assert str(browser.js("location.href")).endswith(RUNBOOK_PAGE)
     assert "Install" in str(browser.js("document.querySelector('article h1').textContent"))
     titles = search(browser, "persistence")
     assert any("ersistence" in t for t in titles), titles
