@@ -1,0 +1,124 @@
+"""A director that reboots: ``cluster apply`` under systemd, then ``systemctl reboot``.
+
+director01 is a machine of its own (:mod:`cluster.lab.machine`): a guest whose PID 1 is the
+host's systemd, on the lab's kernel, with a disk that keeps what it writes. Its peer, the
+client, the router and the real servers are the lab's namespaces, linked to it by tunnels.
+``cluster apply`` runs inside it as on a real director. Then it reboots, and what comes back
+is judged by the kernel's state, by systemd, and by requests through the VIP: nothing is
+applied again after the reboot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cluster.bench.load import load_test
+from cluster.failover.bench import lab_variant
+from cluster.lab import Lab, directors
+from cluster.lab.machine import machine_paths
+from cluster.lab.topology import as_machines, seed_topology
+from cluster.spec import load_seed_spec
+
+SPEC = lab_variant(load_seed_spec(), None, 1, 3)  # VRRPv3, advert_int 1: it settles in seconds
+VIP = "192.168.0.174"
+MACHINE, PEER = "director01", "director02"
+UNITS = ("keepalived.service", "lvs-cluster-firewall.service", "lvs-cluster-vrrp-events.service")
+SYSCTLS = {"net.ipv4.ip_forward": "1"} | {
+    f"net.ipv4.conf.{name}.send_redirects": "0" for name in ("all", "default", "eth0", "eth1")
+}
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    handle = Lab.up(as_machines(seed_topology(), [MACHINE]))
+    yield handle
+    paths = machine_paths(handle.paths, MACHINE)
+    handle.close()
+    Lab.down()
+    assert not paths.root.exists() and not paths.tmp.exists()
+
+
+@pytest.fixture(scope="module")
+def applied(lab: Lab) -> Lab:
+    for node, result in directors.apply(lab, SPEC).items():
+        assert result.rc == 0, f"{node}: {result.stderr}"
+    directors.wait_for_master(lab, SPEC, MACHINE)
+    return lab
+
+
+def sh(lab: Lab, script: str) -> str:
+    return lab.sh(MACHINE, script).check().stdout
+
+
+def firewall(lab: Lab) -> str:
+    """Every rule of filter and nat, as iptables lists them (no counters)."""
+    return sh(lab, "iptables -t filter -S; iptables -t nat -S; ip6tables -t filter -S")
+
+
+def sysctls(lab: Lab) -> dict[str, str]:
+    return {key: sh(lab, f"sysctl -n {key}").strip() for key in SYSCTLS}
+
+
+def units(lab: Lab, verb: str) -> list[str]:
+    return lab.run(MACHINE, "systemctl", verb, *UNITS).stdout.split()
+
+
+def test_apply_hands_keepalived_and_the_boot_to_systemd(applied: Lab) -> None:
+    lab = applied
+    assert units(lab, "is-active") == ["active", "inactive", "active"]  # the firewall: at boot
+    assert units(lab, "is-enabled")[:2] == ["enabled", "enabled"]
+    pid = sh(lab, "systemctl show -p MainPID --value keepalived.service").strip()
+    argv = lab.read_text(MACHINE, f"/proc/{pid}/cmdline").split("\0")
+    assert argv[-8:-1] == ["/etc/keepalived/keepalived.conf", "-p",
+                           "/run/lvs-cluster/keepalived.pid", "-r", "/run/lvs-cluster/vrrp.pid",
+                           "-c", "/run/lvs-cluster/checker.pid"]  # fmt: skip
+    assert lab.read_text(MACHINE, "/etc/modules-load.d/lvs-cluster.conf").endswith(
+        "ip_vs\nip_vs_rr\n"
+    )
+    assert "-A LVS-INPUT" in lab.read_text(MACHINE, "/etc/lvs-cluster/iptables.rules")
+    for node, result in directors.apply(lab, SPEC).items():  # a second apply changes nothing
+        assert result.rc == 0 and result.stdout.strip().endswith(f"{node}: no changes"), result
+
+
+def test_after_a_reboot_the_director_serves_as_before(applied: Lab) -> None:
+    lab = applied
+    before = {"firewall": firewall(lab), "sysctls": sysctls(lab)}
+    assert before["sysctls"] == SYSCTLS
+    boot_id = lab.read_text(MACHINE, "/proc/sys/kernel/random/boot_id")
+    peer_masters = masters(lab, PEER)
+    started = time.monotonic()
+    rebooting = lab.reboot(MACHINE)  # returns once the machine's system is up again
+    directors.wait_for_master(lab, SPEC, MACHINE, timeout=60)
+    print(f"reboot: {rebooting}, master again after {time.monotonic() - started:.1f} s")
+
+    # the peer took over while the machine was away, and handed back when it returned
+    assert masters(lab, PEER) == peer_masters + 1
+    assert lab.read_text(MACHINE, "/proc/sys/kernel/random/boot_id") != boot_id
+    assert units(lab, "is-active") == ["active"] * 3  # the firewall unit loaded the rules
+    assert firewall(lab) == before["firewall"]
+    assert sysctls(lab) == SYSCTLS
+    # it runs before journald, which takes its lines from the kernel's log: no unit field
+    journal = sh(lab, "journalctl -b -t systemd-modules-load --no-pager")
+    for module in ("ip_vs", "ip_vs_rr"):
+        assert f"Inserted module '{module}'" in journal, journal
+
+    status = directors.status(lab, MACHINE)
+    assert status.rc == 0, status.stdout + status.stderr
+    assert "drift: none" in status.stdout
+    assert "VI_EXTERNAL MASTER, VI_INTERNAL MASTER" in status.stdout
+    assert "keepalived (keepalived.service): running" in status.stdout
+    assert "VI_EXTERNAL BACKUP, VI_INTERNAL BACKUP" in directors.status(lab, PEER).stdout
+
+    # the VIP serves through the rebooted director: IPVS there counts every connection
+    result = load_test(lab, f"http://{VIP}/", MACHINE, requests=300)
+    assert (result["complete"], result["failed"]) == (300, 0)
+    assert result["split"] == {"192.168.170.25:80": 150, "192.168.170.35:80": 150}
+
+
+def masters(lab: Lab, node: str) -> int:
+    """How often ``node`` became master of the VIP's instance, by keepalived's own events."""
+    events = directors.keepalived(lab, node).events()
+    return sum(1 for e in events if (e.name, e.state) == ("VI_EXTERNAL", "MASTER"))
