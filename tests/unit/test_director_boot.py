@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from test_director_plan import live_as as applied
 
 from cluster.director.boot import EVENTS, FIREWALL, KEEPALIVED
 from cluster.director.plan import Desired, Layout, Live, desired_state, make_director_plan
 from cluster.firewall import BackendName
-from cluster.ipvs.table import desired_table
 from cluster.spec import ClusterSpec, load_seed_spec
 
 SPEC = load_seed_spec()
@@ -27,14 +27,8 @@ def systemd_desired(spec: ClusterSpec = SPEC, backend: BackendName = "iptables")
 def live_as(desired: Desired) -> Live:
     """A systemd director on which an earlier apply of ``desired`` succeeded."""
     assert desired.boot is not None
-    return Live(
-        sysctls=dict(desired.sysctls),
-        sysctl_conf=desired.sysctl_conf,
-        firewall=desired.firewall,
-        ipvs=desired.ipvs or desired_table(SPEC),
-        keepalived_conf=desired.keepalived_conf,
-        keepalived_running=True,
-        keepalived_vrrp_only=desired.vrrp_only,
+    return replace(
+        applied(desired, vrrp_only=desired.vrrp_only),
         keepalived_argv=(*DEBIAN_DEFAULT, *desired.boot.options),
         boot_files={**desired.boot.service, **desired.boot.files},
         enabled=dict.fromkeys(desired.boot.enabled, True),
