@@ -83,6 +83,29 @@ def test_apply_hands_keepalived_and_the_boot_to_systemd(applied: Lab) -> None:
         assert result.rc == 0 and result.stdout.strip().endswith(f"{node}: no changes"), result
 
 
+def test_a_failed_step_puts_the_units_back(applied: Lab) -> None:
+    """``ipvs: direct`` needs keepalived with ``-P``: apply writes the drop-in, has systemd
+    read it, then refuses to go on beside a keepalived that is not keepalived.service's. The
+    drop-in is put back and read again, and keepalived runs on as it was."""
+    lab = applied
+    drop_in = "/etc/systemd/system/keepalived.service.d/lvs-cluster.conf"
+    show = "systemctl show -p MainPID -p Environment keepalived.service"
+    before = (lab.read_text(MACHINE, drop_in), sh(lab, show), firewall(lab))
+    assert "-P" not in before[1]
+    foreign = "/run/keepalived.pid"  # the distribution's pid file: PID 1 is alive, not ours
+    lab.write_file(MACHINE, foreign, "1\n")
+    try:
+        direct = SPEC.model_copy(update={"ipvs": "direct"})
+        result = directors.apply(lab, direct, [MACHINE])[MACHINE]
+    finally:
+        lab.run(MACHINE, "rm", "-f", foreign).check()
+    assert result.rc == 7, result
+    assert "==> keepalived.service ..." in result.stderr  # the new drop-in was in place
+    assert "keepalived -t: another keepalived runs (pid 1" in result.stderr
+    assert "rolled back" in result.stderr
+    assert (lab.read_text(MACHINE, drop_in), sh(lab, show), firewall(lab)) == before
+
+
 def test_after_a_reboot_the_director_serves_as_before(applied: Lab) -> None:
     lab = applied
     before = {"firewall": firewall(lab), "sysctls": sysctls(lab)}
