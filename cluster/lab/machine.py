@@ -80,6 +80,7 @@ RebootWatchdogSec=0
 DefaultTimeoutStopSec=20s
 """
 BOOT_TIMEOUT = 180.0
+SYSTEMD = Path("/lib/systemd/systemd")  # what the init starts as PID 1 (guest.MACHINE_START)
 
 
 REBOOT_HOOK = f"""#!/bin/sh
@@ -247,6 +248,9 @@ def boot(
     of the boot started, or failed). LabError if it does not come up."""
     if mode != "uml":
         raise LabError(f"a lab machine boots on the uml kernel; this lab runs on {mode}")
+    if not SYSTEMD.exists():
+        raise LabError(f"a lab machine boots the host's systemd, and {SYSTEMD} is missing "
+                       "(scripts/setup.sh installs it)")  # fmt: skip
     paths = machine_paths(lab, node.name)
     paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
     paths.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
