@@ -163,7 +163,8 @@ chroot $R /bin/sh -c '{setup}'
 say "root ready, starting systemd"
 cd $R
 mount --move . /
-exec chroot . /usr/bin/env {env} /lib/systemd/systemd"""
+exec chroot . /usr/bin/env {env} {systemd}"""
+SYSTEMD = Path("/lib/systemd/systemd")  # a machine's PID 1: the host's own
 
 
 #: a UML machine that reboots powers off with this exit code, and its relay boots it again
@@ -182,7 +183,7 @@ class Machine:
     def start(self, setup: str, env: str) -> str:
         """The init's last lines: ``setup`` in the new root, then systemd as PID 1 there
         (``mount --move`` and ``chroot``, as switch_root does), with ``env``."""
-        return MACHINE_START.format(network=self.network, setup=setup, env=env)
+        return MACHINE_START.format(network=self.network, setup=setup, env=env, systemd=SYSTEMD)
 
 
 @dataclass(frozen=True)

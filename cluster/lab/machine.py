@@ -55,7 +55,7 @@ from pathlib import Path
 from cluster.errors import LabError
 from cluster.lab import guest, uml
 from cluster.lab.client import AgentClient
-from cluster.lab.guest import REBOOT_CODE, Machine, Nic, Progress
+from cluster.lab.guest import REBOOT_CODE, SYSTEMD, Machine, Nic, Progress
 from cluster.lab.state import LabState, Paths
 from cluster.lab.topology import Node, Tunnel
 
@@ -80,7 +80,6 @@ RebootWatchdogSec=0
 DefaultTimeoutStopSec=20s
 """
 BOOT_TIMEOUT = 180.0
-SYSTEMD = Path("/lib/systemd/systemd")  # what the init starts as PID 1 (guest.MACHINE_START)
 
 
 REBOOT_HOOK = f"""#!/bin/sh
