@@ -81,6 +81,12 @@ def test_apply_hands_keepalived_and_the_boot_to_systemd(applied: Lab) -> None:
     assert "-A LVS-INPUT" in lab.read_text(MACHINE, "/etc/lvs-cluster/iptables.rules")
     for node, result in directors.apply(lab, SPEC).items():  # a second apply changes nothing
         assert result.rc == 0 and result.stdout.strip().endswith(f"{node}: no changes"), result
+    # only the config changes: systemd reloads keepalived (SIGHUP), the same process runs on
+    for spec in (lab_variant(load_seed_spec(), None, 2, 3), SPEC):
+        result = directors.apply(lab, spec, [MACHINE])[MACHINE]
+        assert result.rc == 0, result.stderr
+        assert "==> keepalived reload (keepalived.service)" in result.stderr, result.stderr
+        assert sh(lab, "systemctl show -p MainPID --value keepalived.service").strip() == pid
 
 
 def test_a_failed_step_puts_the_units_back(applied: Lab) -> None:
