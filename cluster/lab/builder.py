@@ -46,12 +46,15 @@ def plan(topo: Topology, devices: dict[str, str] | None = None) -> list[Step]:
     devices = devices or {}
     links = list(topo.links())
     tunnels = [t for t in topo.tunnels() if t.switch_mac in devices]
-    create = [f"netns add {ns}" for ns in topo.namespaces] + [
+    create = [f"netns add {ns}" for ns in topo.namespaces]
+    # the tunnels' devices leave this namespace first: the kernel looks a new link's name up
+    # here, even one made in another namespace, and QEMU's NICs are eth0, eth1, ...
+    create += [f"link set dev {devices[t.switch_mac]} netns {SWITCH}" for t in tunnels]
+    create += [
         f"link add {link.ifname} netns {link.node} type veth peer name {link.port} netns {SWITCH}"
         for link in links
         if link.node in topo.namespaces
     ]
-    create += [f"link set dev {devices[t.switch_mac]} netns {SWITCH}" for t in tunnels]
     switch = ["link set lo up"]
     switch += [f"link set dev {devices[t.switch_mac]} name {t.link.port}" for t in tunnels]
     for seg in topo.segments:

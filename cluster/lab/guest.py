@@ -158,8 +158,8 @@ def init_script(parts: InitParts, modules: str, share_dir: str) -> str:
     return INIT.format(**{**fields, "start": start, "modules": modules})
 
 
-MACHINE_START = """{network}
-chroot $R /bin/sh -c '{setup}'
+MACHINE_START = """chroot $R /bin/sh -c '{setup}'
+{network}
 say "root ready, starting systemd"
 cd $R
 mount --move . /
@@ -181,8 +181,8 @@ class Machine:
     network: str
 
     def start(self, setup: str, env: str) -> str:
-        """The init's last lines: ``setup`` in the new root, then systemd as PID 1 there
-        (``mount --move`` and ``chroot``, as switch_root does), with ``env``."""
+        """The init's last lines: ``setup`` in the new root, the network, then systemd as
+        PID 1 there (``mount --move`` and ``chroot``, as switch_root does), with ``env``."""
         return MACHINE_START.format(network=self.network, setup=setup, env=env, systemd=SYSTEMD)
 
 

@@ -94,8 +94,8 @@ def start(
     verdicts: list[dict[str, str]] = []
     for name in chain:
         why = UNAVAILABLE[name]()
-        if state.nics and name != "uml" and why is None:
-            why = "the lab's machines link to its bridges from a uml guest"
+        if state.nics and name == "host" and why is None:
+            why = "the lab's machines link to its bridges from a guest kernel"
         if why is None:
             started = time.monotonic()
             try:
@@ -125,10 +125,8 @@ def _start(name: str, paths: Paths, state: LabState, progress: Progress) -> None
         start_host_agent(paths, state, progress)
     else:
         paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if name == "uml":
-            spec = uml.guest_boot(paths, progress, [guest.Nic(**nic) for nic in state.nics])
-        else:
-            spec = qemu.guest_boot(paths, progress)
+        kernel = uml if name == "uml" else qemu
+        spec = kernel.guest_boot(paths, progress, [guest.Nic(**nic) for nic in state.nics])
         guest.prepare_dirs(paths, spec.user)
         state.cpus = spec.cpus
         pinned = f", pinned to host CPU {spec.cpus[0]}" if spec.cpus else ""

@@ -24,7 +24,8 @@ UML's exit code, and the relay boots the same machine again from the same disk: 
 reboot runs the new kernel in the same host process, which keeps the old kernel's host files
 and sockets open (its links' UDP ports among them, so the links would not come back). The
 relay and the agent's socket stay; the new boot's agent announces itself to the relay, which
-logs it. Only the ``uml`` kernel boots machines so far.
+logs it. On ``qemu``, QEMU resets the machine in the same process instead, which keeps only
+host-side state (its sockets and disk), so the hook leaves it alone.
 
 The pure part, :func:`first_boot`, is what the disk holds before the first boot:
 
@@ -53,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.errors import LabError
-from cluster.lab import guest, uml
+from cluster.lab import guest, qemu, uml
 from cluster.lab.client import AgentClient
 from cluster.lab.guest import REBOOT_CODE, SYSTEMD, Machine, Nic, Progress
 from cluster.lab.state import LabState, Paths
@@ -85,7 +86,7 @@ BOOT_TIMEOUT = 180.0
 REBOOT_HOOK = f"""#!/bin/sh
 # Written by cluster.lab.machine; systemd-shutdown runs it last, with the verb as $1. A reboot
 # becomes a power-off with exit code {REBOOT_CODE}, and the lab's relay boots the machine again.
-[ "$1" = reboot ] || exit 0
+[ "$1" = reboot ] && [ -w /proc/exitcode ] || exit 0  # UML only: QEMU resets the machine
 echo {REBOOT_CODE} > /proc/exitcode
 exec systemctl poweroff --force --force
 """
@@ -114,12 +115,14 @@ def network(node: Node, tunnels: Iterable[Tunnel]) -> str:
     """Shell that wires the machine as the lab wires a namespace: each tunnel's device
     (``vecN`` in UML) gets the name the spec uses, then addresses and routes. Like cables and
     a distribution's network configuration, this is the machine's, not ``cluster apply``'s."""
+    # by way of a name of our own first, so that no new name is still another device's
     cases = "".join(
-        f'    {t.machine_mac}) ip link set dev "${{dev##*/}}" name {t.link.ifname} ;;\n'
+        f'    {t.machine_mac}) ip link set dev "${{dev##*/}}" name lab-{t.link.ifname} ;;\n'
         for t in tunnels
     )
     lines = [
         f"for dev in /sys/class/net/*; do\n  case $(cat $dev/address) in\n{cases}  esac\ndone",
+        *(f"ip link set dev lab-{t.link.ifname} name {t.link.ifname}" for t in tunnels),
         "ip link set lo up",
     ]
     for iface in node.interfaces:
@@ -245,8 +248,8 @@ def boot(
 ) -> LabState:
     """Make machine ``node``'s disk and boot it; returns once its system is up (every unit
     of the boot started, or failed). LabError if it does not come up."""
-    if mode != "uml":
-        raise LabError(f"a lab machine boots on the uml kernel; this lab runs on {mode}")
+    if mode not in ("uml", "qemu"):
+        raise LabError(f"a lab machine boots on a guest kernel (uml, qemu), not on {mode}")
     if not SYSTEMD.exists():
         raise LabError(f"a lab machine boots the host's systemd, and {SYSTEMD} is missing "
                        "(scripts/setup.sh installs it)")  # fmt: skip
@@ -255,9 +258,11 @@ def boot(
     paths.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
     disk = paths.tmp / "disk.img"
     enabled, generators = host_choices()
-    files = first_boot(node.name, agent_unit("/dev/ttyS1"), enabled, generators)
+    device = "/dev/ttyS1" if mode == "uml" else qemu.MACHINE_AGENT_DEVICE
+    files = first_boot(node.name, agent_unit(device), enabled, generators)
     make_disk(disk, node.name, files, paths.root)
-    spec = uml.guest_boot(paths, progress, nics, Machine(disk, network(node, tunnels)))
+    kernel = uml if mode == "uml" else qemu
+    spec = kernel.guest_boot(paths, progress, nics, Machine(disk, network(node, tunnels)))
     guest.prepare_dirs(paths, spec.user)
     if spec.user:
         user = pwd.getpwnam(spec.user)

@@ -26,6 +26,7 @@ SPEC = lab_variant(load_seed_spec(), None, 1, 3)  # VRRPv3, advert_int 1: it set
 VIP = "192.168.0.174"
 MACHINE, PEER = "director01", "director02"
 UNITS = ("keepalived.service", "lvs-cluster-firewall.service", "lvs-cluster-vrrp-events.service")
+BACKEND = ("--backend", "iptables")  # nftables reads back unlike its rendering (see the manual)
 SYSCTLS = {"net.ipv4.ip_forward": "1"} | {
     f"net.ipv4.conf.{name}.send_redirects": "0" for name in ("all", "default", "eth0", "eth1")
 }
@@ -43,7 +44,7 @@ def lab() -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def applied(lab: Lab) -> Lab:
-    for node, result in directors.apply(lab, SPEC).items():
+    for node, result in directors.apply(lab, SPEC, options=BACKEND).items():
         assert result.rc == 0, f"{node}: {result.stderr}"
     directors.wait_for_master(lab, SPEC, MACHINE)
     return lab
@@ -79,11 +80,11 @@ def test_apply_hands_keepalived_and_the_boot_to_systemd(applied: Lab) -> None:
         "ip_vs\nip_vs_rr\n"
     )
     assert "-A LVS-INPUT" in lab.read_text(MACHINE, "/etc/lvs-cluster/iptables.rules")
-    for node, result in directors.apply(lab, SPEC).items():  # a second apply changes nothing
+    for node, result in directors.apply(lab, SPEC, options=BACKEND).items():  # nothing new
         assert result.rc == 0 and result.stdout.strip().endswith(f"{node}: no changes"), result
     # only the config changes: systemd reloads keepalived (SIGHUP), the same process runs on
     for spec in (lab_variant(load_seed_spec(), None, 2, 3), SPEC):
-        result = directors.apply(lab, spec, [MACHINE])[MACHINE]
+        result = directors.apply(lab, spec, [MACHINE], BACKEND)[MACHINE]
         assert result.rc == 0, result.stderr
         assert "==> keepalived reload (keepalived.service)" in result.stderr, result.stderr
         assert sh(lab, "systemctl show -p MainPID --value keepalived.service").strip() == pid
@@ -102,7 +103,7 @@ def test_a_failed_step_puts_the_units_back(applied: Lab) -> None:
     lab.write_file(MACHINE, foreign, "1\n")
     try:
         direct = SPEC.model_copy(update={"ipvs": "direct"})
-        result = directors.apply(lab, direct, [MACHINE])[MACHINE]
+        result = directors.apply(lab, direct, [MACHINE], BACKEND)[MACHINE]
     finally:
         lab.run(MACHINE, "rm", "-f", foreign).check()
     assert result.rc == 7, result
@@ -134,12 +135,12 @@ def test_after_a_reboot_the_director_serves_as_before(applied: Lab) -> None:
     for module in ("ip_vs", "ip_vs_rr"):
         assert f"Inserted module '{module}'" in journal, journal
 
-    status = directors.status(lab, MACHINE)
+    status = directors.status(lab, MACHINE, BACKEND)
     assert status.rc == 0, status.stdout + status.stderr
     assert "drift: none" in status.stdout
     assert "VI_EXTERNAL MASTER, VI_INTERNAL MASTER" in status.stdout
     assert "keepalived (keepalived.service): running" in status.stdout
-    assert "VI_EXTERNAL BACKUP, VI_INTERNAL BACKUP" in directors.status(lab, PEER).stdout
+    assert "VI_EXTERNAL BACKUP, VI_INTERNAL BACKUP" in directors.status(lab, PEER, BACKEND).stdout
 
     # the VIP serves through the rebooted director: IPVS there counts every connection
     result = load_test(lab, f"http://{VIP}/", MACHINE, requests=300)
