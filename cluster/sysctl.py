@@ -78,21 +78,38 @@ def director_sysctls(spec: ClusterSpec, node: str) -> dict[str, str]:
     return values
 
 
+def why(key: str) -> str:
+    """The reason a director sets ``key``, in one line.
+
+    >>> why("net.ipv4.conf.eth0.send_redirects")
+    'never tell a real server or client to go around the director'
+    """
+    return _WHY[key.rsplit(".", 1)[-1]]
+
+
 def render_sysctl_conf(spec: ClusterSpec, node: str) -> str:
     """The /etc/sysctl.d file for ``node``: each setting under the line that says why."""
     lines = [f"# LVS-NAT director {node} of cluster {spec.name}; written by `cluster apply`."]
     said = ""
     for key, value in director_sysctls(spec, node).items():
-        why = _WHY[key.rsplit(".", 1)[-1]]
-        lines += [f"\n# {why}"] if why != said else []
+        reason = why(key)
+        lines += [f"\n# {reason}"] if reason != said else []
         lines.append(f"{key} = {value}")
-        said = why
+        said = reason
     return "\n".join(lines) + "\n"
 
 
 def read_sysctls(keys: list[str], netns: str | None = None) -> dict[str, str | None]:
     """Current values of ``keys``; None for a key this kernel (or namespace) does not have."""
-    output = run(["sysctl", "-e", *keys], netns)
+    return parse_sysctls(run(["sysctl", "-e", *keys], netns), keys)
+
+
+def parse_sysctls(output: str, keys: list[str]) -> dict[str, str | None]:
+    """``sysctl -e KEY...``'s output as each key's value; None for a key it did not print.
+
+    >>> parse_sysctls("net.ipv4.ip_forward = 1\\n", ["net.ipv4.ip_forward", "net.x"])
+    {'net.ipv4.ip_forward': '1', 'net.x': None}
+    """
     found = dict(line.split(" = ", 1) for line in output.splitlines() if " = " in line)
     return {key: found.get(key) for key in keys}
 

@@ -40,8 +40,8 @@ for _ in $(seq 30); do  # the checkers add the real servers within a few seconds
 done
 $cluster lab state
 
-step "Load test through the VIP: 300 requests (rr, equal weights: expect 150 and 150)"
-$cluster bench load -n 300 -o out/load.json --chart out/load-split
+step "Load test through the VIP: the article's ab -c 30 -n 300, three trials, each counted from ab, IPVS and the real servers"
+$cluster bench load -o out/load.json --chart out/load
 $cluster lab exec director01 -- ipvsadm -Ln --stats
 
 step "Failover: the master dies, 3 trials, measured against VRRP theory; charts"
@@ -53,7 +53,7 @@ step "Take the lab down"
 $cluster lab down
 trap - EXIT
 
-step "Build the docs (executes the notebooks)"
+step "Build the docs (with the executed notebooks; executes those whose copy is stale)"
 bash scripts/docs.sh build
 
 printf '\nDone. Configs in %s/, failover results and charts in out/failover/, the site in site/\n(open site/index.html or run scripts/docs.sh serve).\n' "$out"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build or serve the documentation site, executing the notebooks on the way.
+# Build or serve the documentation site, with the executed notebooks (docs/hooks/notebooks.py
+# renders the copies in out/notebooks/ and executes the notebooks whose copy is stale).
 #   scripts/docs.sh [build] [mkdocs options]   strict build into site/ (the default)
 #   scripts/docs.sh serve [mkdocs options]     live preview on http://127.0.0.1:8000/
 #   scripts/docs.sh kernel                     only install the notebooks' Jupyter kernel
-# The notebook's `keepalived -t` step makes network namespaces, so the build runs as root.
+# Executing a notebook runs the lab, so a build with stale copies runs as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

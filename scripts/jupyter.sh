@@ -2,7 +2,7 @@
 # Start JupyterLab on notebooks/, reachable only from this machine, with a fresh token.
 #   scripts/jupyter.sh [port]          (default port 8888; JUPYTER_TOKEN=... to choose the token)
 # From another machine, tunnel it: ssh -L 8888:127.0.0.1:8888 root@director
-# Clear the outputs before committing a notebook: the docs build runs it afresh.
+# Clear the outputs before committing a notebook: `cluster notebooks execute` runs it afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

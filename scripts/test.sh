@@ -14,16 +14,18 @@ if (($#)); then
   echo "==> pytest $*"
   exec "${pytest[@]}" cluster tests "$@"
 fi
-# The lab's tests share its one state directory, so they run one after the other (and the
-# docs build with them: it executes notebooks that bring up the lab). Everything else runs at
-# the same time on the other CPU; its report follows once the lab's tests are done.
+# Two runs side by side, one per CPU. tests/lab share the lab at its default state directory,
+# so they run one after the other, with UML pinned to the last CPU. Everything else runs at
+# the same time, on the first CPU: pure tests, guests of their own (tests/guests), and the
+# docs build, whose notebooks bring up a lab of their own. Its report follows the lab's.
 others=$(mktemp)
 trap 'rm -f "$others"' EXIT
 echo "==> pytest: the lab's tests here; the others beside them (their report follows)"
-"${pytest[@]}" -p no:cacheprovider cluster tests --ignore=tests/lab \
-  --ignore=tests/test_docs.py >"$others" 2>&1 &
+LVS_LAB_STATE=/run/lvs-cluster-lab-tests LVS_LAB_TMP=/dev/shm/lvs-cluster-lab-tests \
+  LVS_LAB_CPU=0 "${pytest[@]}" -p no:cacheprovider cluster tests --ignore=tests/lab \
+  >"$others" 2>&1 &
 status=0
-"${pytest[@]}" tests/lab tests/test_docs.py || status=$?
+"${pytest[@]}" tests/lab || status=$?
 wait $! || status=$?
 echo "==> pytest: everything but the lab's tests"
 cat "$others"

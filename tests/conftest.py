@@ -17,6 +17,17 @@ from pathlib import Path
 import pytest
 from needs import require
 
+# tests/lab shares the default lab; tests/guests boot guests of their own. Both need root.
+NEEDS_ROOT = ("tests/lab/", "tests/guests/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="lab tests need root (network namespaces, a guest kernel)")
+        for item in items:
+            if any(folder in str(item.path) for folder in NEEDS_ROOT):
+                item.add_marker(skip)
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from cluster.lab.adverts import checksum
+
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -183,12 +185,3 @@ def raw_socket(protocol: int) -> socket.socket:
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, protocol)
     raw.settimeout(0.3)
     return raw
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF

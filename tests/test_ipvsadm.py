@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from cluster.ipvs.ipvsadm import (
     parse_connections,
     parse_save,
 )
-from cluster.ipvs.table import Destination, ServiceKey, Stats, Table
+from cluster.ipvs.table import ServiceKey, Stats, Table
 
 DATA = Path(__file__).parent / "data" / "ipvs"
 TABLE = parse_save((DATA / "table.restore").read_text(), "table.restore")
@@ -47,10 +48,9 @@ def test_save_restore_round_trip_keeps_everything_ipvsadm_save_keeps() -> None:
     # ipvsadm-save drops thresholds, so the round trip equals the table without them
     without_thresholds = Table(
         tuple(
-            s.__class__(**{**s.__dict__, "destinations": tuple(
-                Destination(**{**d.__dict__, "upper_threshold": 0, "lower_threshold": 0})
-                for d in s.destinations
-            )})
+            replace(s, destinations=tuple(
+                replace(d, upper_threshold=0, lower_threshold=0) for d in s.destinations
+            ))
             for s in TABLE
         )
     )  # fmt: skip
@@ -70,7 +70,7 @@ def test_big_numbers_shorten_like_ipvsadm() -> None:
                 inbytes=123_456_789_012_345, outbytes=5 * 10**17)  # fmt: skip
     service = TABLE.service(ServiceKey.inet("TCP", "192.168.0.175", 80))
     assert service is not None
-    table = Table((service.__class__(**{**service.__dict__, "stats": big}),))
+    table = Table((replace(service, stats=big),))
     line = format_list(table, "stats").splitlines()[3]
     assert line == (
         "TCP  192.168.0.175:80             99999999  100000K     123G     123T  500000T"

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import json
 import smtplib
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import TypeVar
 import pytest
 
 from cluster.errors import ProbeError
-from cluster.lab.servers import PAGE, Fault, Mail, SmtpSink, WebServer
+from cluster.lab.servers import PAGE, Fault, Mail, SmtpSink, WebServer, parse_access_line
 from cluster.probes.http import Target, fetch, genhash
 
 SEED_DIGEST = "a0dcbc1a6e5dc4201a5a495fa858cdf6"
@@ -59,6 +61,40 @@ def test_each_fault_as_genhash_sees_it(tmp_path: Path) -> None:
     assert wrong[0] == "HTTP/1.1 200 OK" and wrong[1] != SEED_DIGEST
     assert status == ("HTTP/1.1 503 Service Unavailable", SEED_DIGEST, "rs1")
     assert "timeout after 0.3 s waiting for data" in slow[1]
+
+
+def test_access_log_has_each_connection_with_its_requests(tmp_path: Path) -> None:
+    """One line per connection: the client's port, and 0, 1 or several requests (keep-alive
+    only when asked for, as ab -k does)."""
+    log = tmp_path / "access" / "rs1.log"
+    www = WebServer("rs1", PAGE.read_bytes(), tmp_path / "fault.json", log)
+    get = b"GET / HTTP/1.0\r\nHost: x\r\n%s\r\n"
+
+    def clients(port: int) -> list[tuple[int, bytes]]:
+        sent = []
+        for request, times in ((b"", 0), (get % b"", 1), (get % b"Connection: Keep-Alive\r\n", 3)):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sent.append((sock.getsockname()[1], b""))
+                for _ in range(times):
+                    sock.sendall(request)
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        head += sock.recv(4096)
+                    sent[-1] = (sent[-1][0], head.split(b"\r\n\r\n")[0])
+        return sent
+
+    sent = on_loopback(www.handle, clients)
+    for _ in range(100):  # the server logs a connection once it has closed its side
+        if log.exists() and len(log.read_text().splitlines()) == 3:
+            break
+        time.sleep(0.02)
+    entries = {e.port: e for e in map(parse_access_line, log.read_text().splitlines())}
+    assert [(entries[port].client, entries[port].requests) for port, _ in sent] == [
+        ("127.0.0.1", 0),
+        ("127.0.0.1", 1),
+        ("127.0.0.1", 3),
+    ]
+    assert b"Connection: close" in sent[1][1] and b"Connection: keep-alive" in sent[2][1]
 
 
 def test_smtp_sink_stores_what_smtplib_sends(tmp_path: Path) -> None:

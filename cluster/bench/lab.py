@@ -32,6 +32,7 @@ def _summary(samples: list[float]) -> dict[str, float | int]:
         "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2),
         "min_ms": round(ms[0], 2),
         "max_ms": round(ms[-1], 2),
+        "samples_ms": [round(s * 1000, 3) for s in samples],  # raw, for bench compare
     }
 
 

@@ -3,7 +3,8 @@
 Each family of subcommands lives in its own module with a ``register(commands)`` function:
 :mod:`~cluster.cli.spec` (validate, show, render, lint, import), :mod:`~cluster.cli.probes`
 (genhash, check, digest), :mod:`~cluster.cli.director` (apply, status, firewall, sysctl),
-:mod:`~cluster.cli.ipvs`, :mod:`~cluster.cli.lab` and :mod:`~cluster.cli.bench`.
+:mod:`~cluster.cli.ipvs`, :mod:`~cluster.cli.lab`, :mod:`~cluster.cli.bench` and
+:mod:`~cluster.cli.notebooks`.
 
 Exit codes (also in ``cluster --help``):
 
@@ -23,18 +24,22 @@ Exit codes (also in ``cluster --help``):
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from cluster import __version__
-from cluster.cli import bench, director, ipvs, lab, probes, spec
 from cluster.cli.common import EXIT_CODES, Command, Parser
 from cluster.errors import ClusterError, InputError
 
-FAMILIES = (spec, probes, director, ipvs, lab, bench)
+FAMILIES = ("spec", "probes", "director", "ipvs", "lab", "bench", "notebooks")
+#: Commands parsed with their own family alone, so that the rest is never imported: ``cluster
+#: ipvs restore`` is timed as a process against ipvsadm-restore, and in the lab's guest the
+#: other families' imports (pydantic, pyroute2, ...) cost two seconds.
+ALONE = ("ipvs",)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(families: Sequence[str] = FAMILIES) -> argparse.ArgumentParser:
     parser = Parser(
         prog="cluster",
         description="Set up, test and teach an LVS director pair with keepalived failover.",
@@ -43,13 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cluster {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for family in FAMILIES:
-        family.register(commands)
+    for family in families:
+        importlib.import_module(f"cluster.cli.{family}").register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    alone = words[0] if words and words[0] in ALONE else None
+    args = build_parser([alone] if alone else FAMILIES).parse_args(words)
     command: Command = args.run
     try:
         return command(args)

@@ -73,36 +73,59 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_bench_reboot)
     p = kinds.add_parser(
         "load",
-        help="ab through the VIP from a lab client, and how IPVS split the connections",
+        help="ab through the VIP from a lab client, counted from ab, IPVS and the real servers",
         description="Run ApacheBench in a lab client against URL (default: the running "
-        "spec's first virtual service) and read the split from the VIP holder's IPVS "
-        "counters before and after. Needs a lab with its directors set up (cluster lab "
-        "apply). With rr and equal weights, 300 requests split 150/150.",
+        "spec's first virtual service), by default the 2007 article's -c 30 -n 300. Each "
+        "trial is counted from ab, from the VIP holder's IPVS counters and connection table, "
+        "and from the real servers' access logs, and every difference between the counts is "
+        "explained; requests/s and latency p50/p90/p99/max come from ab. Needs a lab with "
+        "its directors set up (cluster lab apply).",
     )
     p.add_argument("url", nargs="?", metavar="URL", help="http://VIP[:PORT]/ or https://...")
     p.add_argument("-n", "--requests", type=positive, default=300, help="default 300")
+    p.add_argument("-c", "--concurrency", type=positive, default=30, help="default 30")
+    p.add_argument("-k", "--keepalive", action="store_true", help="ab -k: several requests "
+                   "per connection")  # fmt: skip
+    p.add_argument("--trials", type=positive, default=3, help="ab runs (default 3)")
     p.add_argument(
-        "-c", "--concurrency", type=positive, default=1,
-        help="default 1: one connection per request, so the split is exact",
+        "--sweep", action="store_true",
+        help="instead of ab: rr and wrr at weights 1:1, 1:2, 3:1, lc, wlc, sh and mh over many "
+        "client addresses, persistence; each run's connections beside the scheduler model's",
     )  # fmt: skip
+    p.add_argument("--connections", type=positive, default=60, metavar="N",
+                   help="with --sweep: connections per run (default 60)")  # fmt: skip
     p.add_argument("--client", default="client1", help="the lab node that runs ab")
-    p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX.png/.svg")
+    p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX-*.png/.svg")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_load)
     p = kinds.add_parser(
-        "ipvs",
-        help="load 1,000 and 10,000 services through netlink vs ipvsadm-restore",
-        description="Time loading N services x 4 real servers through our netlink path (in "
-        "process, and as `cluster ipvs restore` with the interpreter's start) and through "
-        "ipvsadm-restore, and one weight change in a big table, checked against dumps "
-        "before and after. Medians of --repeat runs. Clears the IPVS table where it runs: "
-        "use --node to run it in a lab node.",
+        "compare",
+        help="what changed between two results of one benchmark; exit 1 beyond the noise",
+        description="Compare two JSON results of the same benchmark, A before B: each timed "
+        "figure's median against the spread of its trials (flagged when the change is beyond "
+        "it), and exact outcomes (splits, predictions, failed requests) for equality. Prints "
+        "where each ran; exits 1 when anything changed beyond the noise, 0 when not.",
     )
-    p.add_argument("--sizes", default="1000,10000", help="service counts (default 1000,10000)")
-    p.add_argument("--weight-in", type=positive, default=10000, help="table size for the "
-                   "weight change (default 10000)")  # fmt: skip
-    p.add_argument("--repeat", type=positive, default=3, help="runs of each (default 3)")
+    p.add_argument("a", type=Path, metavar="A", help="the earlier result (JSON)")
+    p.add_argument("b", type=Path, metavar="B", help="the later result (JSON)")
+    p.set_defaults(run=cmd_bench_compare)
+    p = kinds.add_parser(
+        "ipvs",
+        help="load 1,000 to 50,000 services through netlink vs ipvsadm-restore",
+        description="At each size, load N services x 4 real servers through our netlink path "
+        "(in process, and as `cluster ipvs restore` with the interpreter's start) and through "
+        "ipvsadm-restore; with the table loaded, time one weight change (checked against "
+        "dumps before and after) and a full diff of the unchanged table. Also where the time "
+        "goes: the process path's phases, the kernel's share, peak memory. Medians of "
+        "--repeat runs. Clears the IPVS table where it runs: use --node to run it in a lab "
+        "node.",
+    )
+    p.add_argument("--sizes", default="1000,10000,50000",
+                   help="service counts (default 1000,10000,50000)")  # fmt: skip
+    p.add_argument("--repeat", type=positive, default=1,
+                   help="runs of each (default 1; 3 or more for bench compare)")  # fmt: skip
     p.add_argument("--node", metavar="NODE", help="run inside this node of the running lab")
+    p.add_argument("--chart", type=Path, metavar="PREFIX", help="also draw PREFIX-*.png/.svg")
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_ipvs)
     p = kinds.add_parser(
@@ -143,30 +166,53 @@ def register(commands: Subcommands) -> None:
     p.set_defaults(run=cmd_bench_failover)
 
 
-def write_result(document: dict[str, Any], output: Path | None) -> None:
-    """A benchmark's JSON, with where it ran (:mod:`cluster.provenance`)."""
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    from cluster.bench.compare import compare, report
+
+    documents = []
+    for path in (args.a, args.b):
+        try:
+            documents.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise UsageError(f"{path}: not a benchmark result ({err})") from None
+    comparison = compare(*documents)
+    sys.stdout.write(report(comparison, str(args.a), str(args.b)))
+    return 1 if comparison.flagged else 0
+
+
+def write_result(document: dict[str, Any], output: Path | None, chart: Path | None = None) -> None:
+    """A benchmark's JSON, with where it ran (:mod:`cluster.provenance`); with ``chart``,
+    its charts too (:mod:`cluster.bench.plot`), each saying where it ran."""
     from cluster.provenance import collect
 
-    write_json({**document, "provenance": collect()}, output)
+    document = {**document, "provenance": collect()}
+    write_json(document, output)
+    if chart:
+        from cluster.bench.plot import charts
+
+        for path in charts(document, chart):
+            progress(f"wrote {path}")
 
 
 def cmd_bench_ipvs(args: argparse.Namespace) -> int:
     try:
         sizes = [int(n) for n in args.sizes.split(",")]
     except ValueError:
-        raise UsageError(f"--sizes {args.sizes!r}: want counts such as 1000,10000") from None
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--sizes {args.sizes!r}: want counts such as 1000,10000")
     if args.node:  # run this same command inside the lab node, where the kernel has IPVS
+        from cluster.bench.ipvs import run_in_node
         from cluster.lab import Lab
 
-        argv = ["bench", "ipvs", "--sizes", args.sizes, "--weight-in", str(args.weight_in),
-                "--repeat", str(args.repeat)]  # fmt: skip
         with Lab() as lab:
-            result = json.loads(lab.run_cluster(args.node, *argv, timeout=3600).check().stdout)
+            argv = ["--sizes", args.sizes, "--repeat", str(args.repeat)]
+            result = run_in_node(lab, args.node, argv, progress)
     else:
         from cluster.bench.ipvs import run
 
-        result = run(sizes, args.weight_in, args.repeat)
-    write_result(result, args.output)
+        result = run(sizes, args.repeat, progress)
+    write_result(result, args.output, args.chart)
     return 0
 
 
@@ -198,7 +244,7 @@ def cmd_bench_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_load(args: argparse.Namespace) -> int:
-    from cluster.bench.load import chart, load_test, vip_port
+    from cluster.bench.load import load_test, vip_port
     from cluster.lab import Lab, directors
 
     with Lab() as lab:
@@ -211,14 +257,24 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         holders = directors.holders(lab, spec).get(vip, [])
         if len(holders) != 1:
             raise UsageError(f"{vip} is held by {holders or 'nobody'}; want one director")
-        progress(f"ab -n {args.requests} -c {args.concurrency} {url} from {args.client}")
-        document = load_test(lab, url, holders[0], args.requests, args.concurrency, args.client)
-    progress(f"{document['complete']} requests, {document['failed']} failed, split "
-             f"{document['split']} on {document['director']}")  # fmt: skip
-    write_result(document, args.output)
-    if args.chart:
-        for path in chart(document, args.chart):
-            progress(f"wrote {path}")
+        if args.sweep:
+            from cluster.bench.load import run_sweep
+
+            document = run_sweep(lab, holders[0], vip, args.client, args.connections, progress)
+        else:
+            progress(f"ab -n {args.requests} -c {args.concurrency}{' -k' * args.keepalive} "
+                     f"{url} from {args.client}, {args.trials} trials")  # fmt: skip
+            document = load_test(lab, url, holders[0], args.requests, args.concurrency,
+                                 args.client, args.keepalive, args.trials, progress)  # fmt: skip
+    if args.sweep:
+        exact = sum(r["exact"] for r in document["runs"])
+        progress(f"{exact} of {len(document['runs'])} runs exactly as the model predicts")
+    else:
+        progress(
+            f"{document['complete']} requests, {document['failed']} failed; requests per real "
+            f"server {document['split']}, IPVS connections {document['ipvs_split']}"
+        )
+    write_result(document, args.output, args.chart)
     return 0
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from cluster.cli.common import Command, Subcommands, add_command
 from cluster.errors import UsageError
-from cluster.spec import load_spec
 
 if TYPE_CHECKING:
     from cluster.ipvs.table import Table
@@ -94,6 +93,7 @@ def _ipvs_restore(args: argparse.Namespace) -> int:
 
 def _spec_table(args: argparse.Namespace) -> Table:
     from cluster.ipvs.table import desired_table
+    from cluster.spec import load_spec
 
     spec = load_spec(args.spec)
     if spec.director(args.node) is None:

@@ -66,7 +66,8 @@ def register(commands: Subcommands) -> None:
         "`lab keepalived`): dies kills keepalived and downs every link; stop is a graceful "
         "SIGTERM; vrrp-child kills the VRRP child; link-down IFACE pulls a cable; link-drop "
         "IFACE keeps the link up but drops everything; partition cuts the director off from "
-        "its peers; clear undoes every fault on the director.",
+        "its peers; deaf makes it drop its peers' packets (one way); clear undoes every "
+        "fault on the director.",
     )
     kinds = sorted({*FAULT_KINDS, *DIRECTOR_FAULTS})
     p.add_argument("node", metavar="NODE", help="a real server or a director")

@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from cluster.errors import LabError
@@ -135,22 +136,39 @@ def _ensure_monitors(lab: Lab, spec: ClusterSpec) -> None:
             lab.spawn(director.name, ["ip", "-ts", "monitor", "address"], name="ip-monitor")
 
 
-def _spawn_until_started(lab: Lab, node: str, argv: list[str], name: str) -> tuple[int, float]:
-    """Spawn a traffic job and wait for its ``started`` line; returns (pid, start time)."""
+def spawn_until_started(lab: Lab, node: str, argv: list[str], name: str) -> tuple[int, float]:
+    """Spawn a traffic job (:mod:`cluster.lab.traffic`) and wait for its ``started`` line;
+    returns (pid, start time)."""
     log = lab.log_path(node, name)
     offset = log.stat().st_size if log.exists() else 0
     pid = lab.spawn(node, [lab.python, "-m", "cluster.lab.traffic", *argv], name=name)
-    deadline = time.monotonic() + 30
+    line = wait_line(lab, pid, log, offset, STARTED, 30)
+    if line is None:
+        raise LabError(f"the {name} job on {node} did not start; see {log}")
+    return pid, float(line.split()[1])
+
+
+def wait_line(
+    lab: Lab, pid: int, log: Path, offset: int, prefix: str, timeout: float
+) -> str | None:
+    """The first line from ``offset`` on in a job's log that starts with ``prefix``; None once
+    the job has exited without one, or the timeout has passed."""
+    deadline = time.monotonic() + timeout
+    checked = time.monotonic()
     while time.monotonic() < deadline:
         text = log.read_bytes()[offset:].decode(errors="replace") if log.exists() else ""
         for line in text.splitlines():
-            if line.startswith(STARTED):
-                return pid, float(line.split()[1])
+            if line.startswith(prefix):
+                return line
+        if time.monotonic() - checked > 0.25:
+            checked = time.monotonic()
+            if any(s["pid"] == pid and s["returncode"] is not None for s in lab.services()):
+                return None
         time.sleep(0.02)
-    raise LabError(f"the {name} job on {node} did not start; see {log}")
+    return None
 
 
-def _wait_exit(lab: Lab, pid: int, timeout: float) -> None:
+def wait_exit(lab: Lab, pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(s["pid"] == pid and s["returncode"] is not None for s in lab.services()):
@@ -191,7 +209,7 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
     stop.unlink(missing_ok=True)
     limit = BASELINE + horizon + 30  # the fault's own start-up may be slow on a loaded host
-    pid, started = _spawn_until_started(
+    pid, started = spawn_until_started(
         lab, client,
         ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--stop-file", str(stop),
          "--out", str(out)],
@@ -202,7 +220,7 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     at = faults.inject_director(lab, fault, spec)
     time.sleep(max(0.0, at + horizon - time.time()))
     stop.touch()
-    _wait_exit(lab, pid, limit)
+    wait_exit(lab, pid, limit)
     probe = json.loads(out.read_text())
     # the state the fault left, before it is undone: split brain, a stuck VIP, or a clean move
     after = directors.holders(lab, spec)
@@ -309,7 +327,7 @@ def _ensure_echo(lab: Lab, spec: ClusterSpec) -> None:
     running = {s["ns"] for s in lab.services() if s["returncode"] is None and "echo" in s["argv"]}
     for node in lab.nodes:
         if node.startswith("realserver") and node not in running:
-            _spawn_until_started(lab, node, ["echo", "--port", str(ECHO_PORT)], "echo")
+            spawn_until_started(lab, node, ["echo", "--port", str(ECHO_PORT)], "echo")
 
 
 def _echo_clients(lab: Lab, node: str) -> set[str]:
@@ -353,7 +371,7 @@ def connection_trial(
     sync_wait = 2 * SYNC_FLUSH_S if sync else 0.0
     duration = 2 * BASELINE + sync_wait + wait + 3
     stale = _echo_clients(lab, backup)
-    pid, started = _spawn_until_started(
+    pid, started = spawn_until_started(
         lab, client,
         ["hold", f"{_vip(spec)}:{ECHO_PORT}", "--conns", str(conns), "--duration",
          f"{duration:.2f}", "--out", str(out)],
@@ -365,7 +383,7 @@ def connection_trial(
     synced_after = round(time.time() - started, 3) if sync else None
     fault = faults.DirectorFault("dies", master)
     at = faults.inject_director(lab, fault, spec)
-    _wait_exit(lab, pid, duration + 60)
+    wait_exit(lab, pid, duration + 60)
     held = json.loads(out.read_text())
     faults.undo_director(lab, fault, spec)
     alive = [c for c in held["connections"] if c["error"] is None]
@@ -412,7 +430,7 @@ def run_connections(
 
 #: (fault, interface, director) rows: the article's six pulls, then a silent drop and a
 #: partition of the master.
-CABLE_ROWS = [
+CABLE_ROWS: list[tuple[str, str | None, str]] = [
     *(("link-down", links, on) for on in ("master", "backup")
        for links in ("eth0,eth1", "eth0", "eth1")),
     ("link-drop", "eth0", "master"),
@@ -439,13 +457,14 @@ def verdict(trial: dict[str, Any]) -> str:
 
 def run_cable_table(
     lab: Lab, layouts: list[str], trials: int, advert_int: float, version: int,
-    progress: Progress = print,
+    progress: Progress = print, rows: list[tuple[str, str | None, str]] = CABLE_ROWS,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every :data:`CABLE_ROWS` fault on every layout; each cell keeps its trials raw."""
+    """Every fault of ``rows`` (all :data:`CABLE_ROWS` by default) on every layout; each
+    cell keeps its trials raw."""
     context = _context()
     cells = []
     for layout in layouts:
-        for fault, links, on in CABLE_ROWS:
+        for fault, links, on in rows:
             scenario = Scenario(fault, advert_int, version, layout, links, on)
             runs = [trial(lab, scenario, progress) for _ in range(trials)]
             verdicts = sorted({verdict(r) for r in runs})

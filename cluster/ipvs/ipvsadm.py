@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import shlex
+import socket
 from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
@@ -319,6 +320,21 @@ _WITH_VALUE = {
 }
 
 
+def _address(text: str) -> IPAddress:
+    """A numeric address, strictly (``inet_pton``'s rules), from its packed bytes: four times
+    faster than ``ip_address`` on the text, which counts at 250,000 addresses.
+
+    >>> _address("192.0.2.1"), _address("2001:db8::1")
+    (IPv4Address('192.0.2.1'), IPv6Address('2001:db8::1'))
+    """
+    try:
+        if ":" in text:
+            return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text))
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except OSError:
+        raise ValueError(f"{text!r} is not a numeric address") from None
+
+
 def _split_host_port(text: str, what: str) -> tuple[IPAddress, int | None]:
     """``1.2.3.4``, ``1.2.3.4:80``, ``[2001:db8::1]:80``, ``[2001:db8::1]`` or ``2001:db8::1``."""
     host, port_text = text, None
@@ -329,7 +345,7 @@ def _split_host_port(text: str, what: str) -> tuple[IPAddress, int | None]:
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
     try:
-        address = ipaddress.ip_address(host)
+        address = _address(host)
     except ValueError:
         raise ValueError(f"bad {what} {text!r}: want a numeric address (ipvsadm-save -n)") from None
     if port_text is None:
@@ -474,7 +490,11 @@ def _choice(value: str, choices: tuple[T, ...], what: str) -> T:
     raise ValueError(f"{what} {value!r}: want one of {', '.join(choices)}")
 
 
-def _apply(services: dict[ServiceKey, Service], cmd: _Command) -> None:
+#: A service while a file is read: its settings, and its real servers by key.
+_Building = dict[ServiceKey, tuple[Service, dict[tuple[IPAddress, int], Destination]]]
+
+
+def _apply(services: _Building, cmd: _Command) -> None:
     """Change ``services`` as ipvsadm would run ``cmd``, with its complaints as errors."""
     if cmd.action == "clear":
         services.clear()
@@ -484,16 +504,16 @@ def _apply(services: dict[ServiceKey, Service], cmd: _Command) -> None:
     if cmd.action == "add-service":
         if old is not None:
             raise ValueError(f"service {cmd.key} already exists")
-        services[cmd.key] = cmd.service()
+        services[cmd.key] = (cmd.service(), {})
         return
     if old is None:
         raise ValueError(f"no service {cmd.key}")
+    dests = old[1]
     if cmd.action == "edit-service":
-        services[cmd.key] = replace(cmd.service(), destinations=old.destinations)
+        services[cmd.key] = (cmd.service(), dests)
     elif cmd.action == "delete-service":
         del services[cmd.key]
     else:
-        dests = {d.key: d for d in old.destinations}
         key = cmd.dest_key()
         if cmd.action == "add-server":
             if key in dests:
@@ -505,7 +525,9 @@ def _apply(services: dict[ServiceKey, Service], cmd: _Command) -> None:
             dests[key] = cmd.dest()
         else:
             del dests[key]
-        services[cmd.key] = replace(old, destinations=tuple(dests.values()))
+
+
+_QUOTES = set("'\"\\")
 
 
 def parse_save(text: str, filename: str = "<stdin>") -> Table:
@@ -514,19 +536,21 @@ def parse_save(text: str, filename: str = "<stdin>") -> Table:
     Every line is an ipvsadm command; they are applied in order, as ipvsadm-restore runs
     them. Raises :class:`InputError` with every bad line at its file:line.
     """
-    services: dict[ServiceKey, Service] = {}
+    services: _Building = {}
     problems: list[Problem] = []
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            _apply(services, _Command(shlex.split(stripped)))
+            # ipvsadm-save never quotes: shlex only where a line does
+            words = shlex.split(stripped) if _QUOTES & set(stripped) else stripped.split()
+            _apply(services, _Command(words))
         except ValueError as err:
             problems.append(Problem(Location(filename, number), str(err)))
     if problems:
         raise InputError(problems)
-    return Table(tuple(services.values()))
+    return Table(tuple(replace(s, destinations=tuple(d.values())) for s, d in services.values()))
 
 
 # --- ipvsadm -Lnc ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from cluster.ipvs.table import Destination, Service, Table, sched_flag_names
 Op = Literal["add", "set", "del"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One netlink command: add, set or delete a service, or one of its real servers.
 
@@ -148,23 +148,25 @@ class Plan:
 
 
 def _service_changes(want: Service, have: Service | None) -> list[Change]:
+    settings = want.settings  # one copy per service: 50,000 services make it count
     if have is None:
-        return [Change("add", want.settings)] + [
-            Change("add", want.settings, dest) for dest in want.destinations
+        return [Change("add", settings)] + [
+            Change("add", settings, dest) for dest in want.destinations
         ]
     changes = []
-    if want.settings != have.settings:
-        changes.append(Change("set", want.settings, old=have.settings))
+    if settings != have.settings:
+        changes.append(Change("set", settings, old=have.settings))
     wanted = {d.key: d for d in want.destinations}
     for dest in have.destinations:
         if dest.key not in wanted:
-            changes.append(Change("del", want.settings, dest))
+            changes.append(Change("del", settings, dest))
+    have_dests = {d.key: d for d in have.destinations}
     for dest in want.destinations:
-        old = have.destination(*dest.key)
+        old = have_dests.get(dest.key)
         if old is None:
-            changes.append(Change("add", want.settings, dest))
+            changes.append(Change("add", settings, dest))
         elif old != dest:
-            changes.append(Change("set", want.settings, dest, old=old))
+            changes.append(Change("set", settings, dest, old=old))
     return changes
 
 

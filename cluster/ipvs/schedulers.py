@@ -14,7 +14,7 @@ leaves out:
 - **ties** go to the earlier server in the kernel's order; wlc, sed and nq compare loads by
   cross-multiplying, ``h1 * w2 > h2 * w1``, never by dividing;
 - **sh** fills 256 buckets with each server ``weight`` times in turn and hashes the client
-  with ``hash_32`` (the golden-ratio multiply); **mh** fills a 251-entry Maglev table whose
+  with ``hash_32`` (the golden-ratio multiply); **mh** fills a 4093-entry Maglev table whose
   permutations, and the client's entry, come from ``hsiphash`` with keys that are constants
   in the source (``generate_hash_secret``), not per boot. Both are therefore exact.
 
@@ -67,8 +67,11 @@ FALLBACK_BIT, PORT_BIT = SCHED_FLAG_BITS[:2]
 #: ``CONFIG_IP_VS_SH_TAB_BITS`` in Debian's kernels (and the default): 256 buckets.
 SH_TAB_BITS = 8
 SH_TAB_SIZE = 1 << SH_TAB_BITS
-#: ``primes[CONFIG_IP_VS_MH_TAB_INDEX - 8]`` with the default index 12, as Debian builds it.
-MH_TAB_SIZE = 251
+#: ``primes[CONFIG_IP_VS_MH_TAB_INDEX - 8]`` of ip_vs_mh.c's primes (251, 509, 1021, 2039,
+#: 4093, ...) with the default index 12, as Debian builds it (its kernel configs, UML's and
+#: the generic one, say 12): 4093 entries. The lab's mh sweep confirms it client by client.
+MH_PRIMES = (251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071)
+MH_TAB_SIZE = MH_PRIMES[12 - 8]
 #: ``IP_VS_MH_TAB_BITS``: weights are shifted down to this many bits before filling.
 MH_TAB_BITS = 12 // 2
 #: ``generate_hash_secret`` in ip_vs_mh.c: fixed numbers despite the name.
@@ -404,7 +407,7 @@ class _SourceHash(_HashTable):
 
 
 class _Maglev(_HashTable):
-    """ip_vs_mh.c: Maglev hashing into 251 entries. Each server has a permutation of the
+    """ip_vs_mh.c: Maglev hashing into 4093 entries. Each server has a permutation of the
     table from two hashes of its address and port (``offset``, ``skip``); servers take turns
     claiming their next free entry, each ``last_weight / gcd`` entries per turn (shifted down
     when the weights are large). A server added with weight 0 takes no entries; one set to
@@ -415,11 +418,11 @@ class _Maglev(_HashTable):
     >>> service = ServiceModel("mh")
     >>> service.add(one); service.add(two)
     >>> Counter(service.hash_table())  # 2 takes two entries a turn, 1 one
-    Counter({'10.0.0.2:80': 168, '10.0.0.1:80': 83})
+    Counter({'10.0.0.2:80': 2729, '10.0.0.1:80': 1364})
     >>> service.edit(replace(two, weight=0))
     >>> clients = [Connection(f"198.51.100.{n}") for n in range(1, 9)]
     >>> [x.server.endpoint if x.server else None for x in map(service.connect, clients[:5])]
-    [None, None, None, None, '10.0.0.1:80']
+    [None, None, None, '10.0.0.1:80', '10.0.0.1:80']
     """
 
     size = MH_TAB_SIZE
@@ -544,7 +547,7 @@ class ServiceModel:
         )
 
     def hash_table(self) -> tuple[str | None, ...]:
-        """sh's 256 buckets or mh's 251 entries, each the real server (``ip:port``) a client
+        """sh's 256 buckets or mh's 4093 entries, each the real server (``ip:port``) a client
         hashed there reaches, ``None`` while the service is empty. Each server's share of the
         table is the share of a large, varied client population it gets."""
         if not isinstance(self._hooks, _HashTable):

@@ -23,9 +23,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cluster.spec.model import ClusterSpec, GroupMember, VirtualService
+if TYPE_CHECKING:  # only read here: pydantic costs a second to import in the lab's guest
+    from cluster.spec.model import ClusterSpec, GroupMember, VirtualService
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Protocol = Literal["TCP", "UDP", "SCTP"]
@@ -72,7 +73,7 @@ def sched_flag_bits(names: Iterable[str]) -> int:
     return bits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stats:
     """IPVS counters (totals) and rates (per second, over the kernel's 2 s estimator)."""
 
@@ -88,7 +89,7 @@ class Stats:
     outbps: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceKey:
     """What identifies a virtual service to the kernel: protocol, VIP and port, or a mark.
 
@@ -104,7 +105,8 @@ class ServiceKey:
 
     @classmethod
     def inet(cls, protocol: Protocol, address: str | IPAddress, port: int) -> ServiceKey:
-        ip = ipaddress.ip_address(address)
+        # an address object as it is: ip_address() would print and parse it again
+        ip = address if isinstance(address, IPAddress) else ipaddress.ip_address(address)
         return cls(family=ip.version, protocol=protocol, address=ip, port=port)
 
     @classmethod
@@ -133,7 +135,7 @@ def join_host_port(address: IPAddress | None, port: int) -> str:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Destination:
     """A real server behind a virtual service, as the kernel keeps it.
 
@@ -166,7 +168,7 @@ class Destination:
         return f"{self.endpoint} {self.forwarding} weight {self.weight}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     """A virtual service and its real servers.
 
@@ -239,7 +241,7 @@ def _service_order(service: Service) -> tuple[int, int, str, bytes, int]:
     return (key.fwmark, key.family, key.protocol or "", packed, key.port)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     """A whole IPVS table; ``version`` and ``size`` are the kernel's, for ipvsadm's header."""
 

@@ -137,9 +137,17 @@ def addresses(lab: Lab, node: str, up_only: bool = False) -> dict[str, list[str]
     ``up_only`` leaves out links that are down: a crashed director keeps its VIPs on its
     dead links, but holds them for nobody.
     """
-    out = lab.run(node, "ip", "-br", "-4", "addr").check().stdout
+    return parse_brief(lab.run(node, "ip", "-br", "-4", "addr").check().stdout, up_only)
+
+
+def parse_brief(text: str, up_only: bool = False) -> dict[str, list[str]]:
+    """``ip -br -4 addr``'s lines as each interface's addresses, without prefix.
+
+    >>> parse_brief("eth0@if9  UP  192.168.0.204/24 192.168.0.174/32\\neth1@if7  DOWN\\n", True)
+    {'eth0': ['192.168.0.204', '192.168.0.174']}
+    """
     table: dict[str, list[str]] = {}
-    for line in out.splitlines():
+    for line in text.splitlines():
         name, state, *addrs = line.split()
         if not (up_only and state in ("DOWN", "LOWERLAYERDOWN")):
             table[name.split("@")[0]] = [a.split("/")[0] for a in addrs]

@@ -10,6 +10,9 @@
                         100 % out, a matchall drop in)
 ``partition``           the director drops every packet from the other directors, and they
                         drop its packets, while clients and real servers still reach both
+``deaf``                the director drops every packet from the other directors, but they
+                        still hear it: one way, as a firewall that admits the wrong peer
+                        address does (the 2007 article's director02 rule had that typo)
 ======================  ===================================================================
 
 Real servers have their own faults (:meth:`cluster.lab.Lab.fault`); :func:`inject` sends
@@ -35,7 +38,7 @@ from cluster.spec import ClusterSpec
 if TYPE_CHECKING:  # the CLI imports this module; Lab would pull in pyroute2
     from cluster.lab.lab import Lab
 
-KINDS = ("dies", "stop", "vrrp-child", "link-down", "link-drop", "partition")
+KINDS = ("dies", "stop", "vrrp-child", "link-down", "link-drop", "partition", "deaf")
 NEEDS_INTERFACE = ("link-down", "link-drop")
 COMMENT = "cluster-lab-partition"
 
@@ -145,6 +148,8 @@ def inject_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = N
             for i in fault.interfaces
         )
         at = _strike(lab, fault.node, f"printf '{drop}' | tc -batch -")
+    elif fault.kind == "deaf":
+        at = _strike(lab, fault.node, _iptables("-I", _peer_rules(spec, fault.node)[fault.node]))
     else:
         at = 0.0
         for node, sources in _peer_rules(spec, fault.node).items():
@@ -174,6 +179,8 @@ def undo_director(lab: Lab, fault: DirectorFault, spec: ClusterSpec | None = Non
     elif fault.kind == "partition":
         for peer, sources in _peer_rules(spec, node).items():
             lab.run(peer, "bash", "-c", _iptables("-D", sources))
+    elif fault.kind == "deaf":
+        lab.run(node, "bash", "-c", _iptables("-D", _peer_rules(spec, node)[node]))
     if fault.kind == "stop":
         ka.wait_stopped()
     elif fault.kind == "vrrp-child":

@@ -220,6 +220,21 @@ class GuestBoot:
     reboot_code: int | None = None  # the exit code by which the guest asks to boot again
 
 
+def pinned_cpus(default: list[int]) -> list[int]:
+    """The host CPUs a guest's process may use: ``LVS_LAB_CPU=N`` pins it to CPU N,
+    ``LVS_LAB_CPU=all`` leaves it free, and without it the kernel's own ``default`` holds
+    (UML: the last CPU; QEMU: all of them). Two labs side by side each get a CPU this way."""
+    allowed = sorted(os.sched_getaffinity(0))
+    wanted = os.environ.get("LVS_LAB_CPU")
+    if wanted is None:
+        return default
+    if wanted == "all":
+        return []
+    if not wanted.isdigit() or int(wanted) not in allowed:
+        raise LabError(f"LVS_LAB_CPU={wanted}: use one of this process's CPUs {allowed}, or all")
+    return [int(wanted)]
+
+
 def prepare_dirs(paths: Paths, user: str) -> None:
     """The state dir, and the dirs the kernel's process writes, owned by the guest's user."""
     uid, gid = (pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid) if user else (0, 0)

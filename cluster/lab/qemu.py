@@ -35,6 +35,7 @@ from cluster.lab.guest import (
     Progress,
     choose_user,
     init_script,
+    pinned_cpus,
 )
 from cluster.lab.state import Paths
 
@@ -299,4 +300,5 @@ def guest_boot(
         user=user,
         channel={"socket": str(channel)},
         mark=QEMU,
+        cpus=pinned_cpus(default=[]),
     )

@@ -8,7 +8,12 @@ standard library, because a process start in the UML guest already costs most of
 (:data:`PAGE`), sent with a Content-Length so that one genhash digest fits them all, and names
 itself in an ``X-Real-Server`` header so that a client can count the distribution. A
 :class:`Fault` file, read again whenever it changes, makes it slow, wrong or failing while it
-runs, so health checks have something real to catch; "down" is a stopped process.
+runs, so health checks have something real to catch; "down" is a stopped process. Each
+connection closes after its answer, unless the request asked for keep-alive (``ab -k``).
+
+Its access log has one line per connection, written when the connection ends (see
+:func:`access_line`): the benchmarks count requests from the real servers' own side with it,
+and match each connection to the one IPVS scheduled, by the client's address and port.
 
 >>> for line in response("realserver1", 503, b"hi\n").split(b"\r\n"):
 ...     print(line.decode().rstrip())
@@ -50,6 +55,7 @@ READY = "ready: "
 """The log line a server prints once it listens; :meth:`Lab.start_service` waits for it."""
 IDLE_TIMEOUT = 60.0
 """How long a server waits for a client's next line before it hangs up."""
+KEEP_ALIVE = b"connection: keep-alive"
 
 
 # --- faults ---------------------------------------------------------------------------------
@@ -115,7 +121,9 @@ class Fault:
         return cls(**json.loads(text)) if text.strip() else cls()
 
 
-def response(server: str, status: int, body: bytes, head: bool = False) -> bytes:
+def response(
+    server: str, status: int, body: bytes, head: bool = False, keep_alive: bool = False
+) -> bytes:
     """The whole answer, framed so that genhash cuts the body exactly at its end."""
     try:
         reason = HTTPStatus(status).phrase
@@ -126,20 +134,54 @@ def response(server: str, status: int, body: bytes, head: bool = False) -> bytes
         "Content-Type: text/html; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\n"
         f"X-Real-Server: {server}\r\n"
-        "Connection: close\r\n\r\n"
+        f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
     )
     return header.encode() + (b"" if head else body)
+
+
+def access_line(ended: float, peer: tuple[str, int], port: int, requests: int) -> str:
+    """One connection in the access log: when it ended, the client's address and port, the
+    server's port, and how many requests it answered (0: the client sent none).
+
+    >>> access_line(1700000000.5, ("203.0.113.11", 40001), 80, 1)
+    '1700000000.500000 203.0.113.11 40001 80 1\\n'
+    >>> parse_access_line('1700000000.500000 203.0.113.11 40001 80 1')
+    AccessEntry(ended=1700000000.5, client='203.0.113.11', port=40001, server_port=80, requests=1)
+    """
+    return f"{ended:.6f} {peer[0]} {peer[1]} {port} {requests}\n"
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One line of a real server's access log: a connection that has ended."""
+
+    ended: float
+    client: str
+    port: int
+    server_port: int
+    requests: int
+
+
+def parse_access_line(line: str) -> AccessEntry:
+    ended, client, port, server_port, requests = line.split()
+    return AccessEntry(float(ended), client, int(port), int(server_port), int(requests))
 
 
 class WebServer:
     """One real server: the same handler behind the plain and the TLS listener."""
 
-    def __init__(self, name: str, page: bytes, fault_file: Path) -> None:
+    def __init__(
+        self, name: str, page: bytes, fault_file: Path, access_log: Path | None = None
+    ) -> None:
         self.name = name
         self.page = page
         self.fault_file = fault_file
         self._fault = Fault()
         self._seen: tuple[int, int, int] | None = None
+        self._log = None
+        if access_log is not None:
+            access_log.parent.mkdir(parents=True, exist_ok=True)
+            self._log = access_log.open("a", buffering=1)  # a line at a time: readers see it
 
     def fault(self) -> Fault:
         """The fault in force; one stat per request, so a change applies to the next one."""
@@ -152,28 +194,39 @@ class WebServer:
             self._fault, self._seen = Fault.from_json(self.fault_file.read_text()), key
         return self._fault
 
-    def answer(self, fault: Fault, method: str, path: str) -> bytes:
+    def answer(self, fault: Fault, method: str, path: str, keep_alive: bool = False) -> bytes:
+        head = method == "HEAD"
         if fault.kind == "wrong-body":
-            return response(self.name, 200, WRONG_PAGE, method == "HEAD")
+            return response(self.name, 200, WRONG_PAGE, head, keep_alive)
         if path.split("?")[0] not in ("/", "/index.html"):
-            return response(self.name, 404, b"not found\n", method == "HEAD")
+            return response(self.name, 404, b"not found\n", head, keep_alive)
         status = int(fault.value or 200) if fault.kind == "status" else 200
-        return response(self.name, status, self.page, method == "HEAD")
+        return response(self.name, status, self.page, head, keep_alive)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests, keep_alive = 0, True
         try:
-            async with asyncio.timeout(IDLE_TIMEOUT):
-                head = await reader.readuntil(b"\r\n\r\n")
-            method, path, *_ = [*head.decode("latin-1").split(" ", 2), "", ""]
-            fault = self.fault()
-            if fault.kind == "slow":
-                await asyncio.sleep(float(fault.value or 0))
-            writer.write(self.answer(fault, method, path))
-            await writer.drain()
+            while keep_alive:
+                async with asyncio.timeout(IDLE_TIMEOUT):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                method, path, *_ = [*head.decode("latin-1").split(" ", 2), "", ""]
+                keep_alive = KEEP_ALIVE in head.lower()
+                fault = self.fault()
+                if fault.kind == "slow":
+                    await asyncio.sleep(float(fault.value or 0))
+                writer.write(self.answer(fault, method, path, keep_alive))
+                await writer.drain()
+                requests += 1
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
             pass  # a TCP_CHECK connects and leaves; a client may give up on a slow answer
         finally:
+            self._access(writer, requests)
             await _close(writer)
+
+    def _access(self, writer: asyncio.StreamWriter, requests: int) -> None:
+        peer, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+        if self._log is not None and peer and local:
+            self._log.write(access_line(time.time(), peer[:2], local[1], requests))
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
@@ -191,7 +244,7 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def serve_www(args: argparse.Namespace) -> None:
-    server = WebServer(args.name, PAGE.read_bytes(), args.fault)
+    server = WebServer(args.name, PAGE.read_bytes(), args.fault, args.access_log)
     plain = await asyncio.start_server(server.handle, port=args.http_port, backlog=1024)
     tls = await asyncio.start_server(
         server.handle,
@@ -333,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     www.add_argument("--cert", type=Path, required=True)
     www.add_argument("--key", type=Path, required=True)
     www.add_argument("--fault", type=Path, required=True, help="JSON fault file, may be absent")
+    www.add_argument("--access-log", type=Path, help="one line per connection (access_line)")
     www.add_argument("--http-port", type=int, default=80)
     www.add_argument("--https-port", type=int, default=443)
     smtp = kinds.add_parser("smtp", help="the SMTP sink")

@@ -47,6 +47,7 @@ def service(node: str, role: str, paths: Paths) -> Service:
             "--cert", str(pki.cert(paths.pki, node)),
             "--key", str(pki.key(paths.pki, node)),
             "--fault", str(paths.fault(node)),
+            "--access-log", str(paths.access_log(node)),
         )  # fmt: skip
     else:
         args += ("--store", str(paths.mails))

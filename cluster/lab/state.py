@@ -91,6 +91,10 @@ class Paths:
         """The SMTP sink's store: one JSON line per mail."""
         return self.share / "mail" / "mails.jsonl"
 
+    def access_log(self, node: str) -> Path:
+        """A real server's access log: one line per connection (``servers.access_line``)."""
+        return self.share / "access" / f"{node}.log"
+
     def fault(self, node: str) -> Path:
         """A real server's fault; written only from the lab side, where the server reads it
         (the guest caches hostfs pages, so a host-side write could go unseen)."""

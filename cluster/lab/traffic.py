@@ -14,6 +14,9 @@ costs most of a second, and the timings must come from the lab's own clock, next
   every ``interval``; at the end each connection must still echo, so a connection that the
   new master does not know (no IPVS sync) shows up as reset.
 - **echo** is the real servers' side of ``hold``.
+- **connect** opens connections one after another from given source addresses and ports, as
+  the scheduler sweep plans them, and records which real server answered each; those marked
+  ``hold`` send half a request and stay open (active, to IPVS) until a release file appears.
 
 Each job prints ``started <epoch>`` when its first request goes out and writes its results as
 one JSON document to ``--out``.
@@ -64,17 +67,28 @@ class _Request:
         self.sock.close()
         server = ""
         if outcome == "ok":
-            head = self.data.split(b"\r\n\r\n", 1)[0].decode(errors="replace").split("\r\n")
-            fields = head[0].split()
-            if len(fields) < 2 or not fields[1].isdigit():
-                outcome = "bad-response"
-            elif fields[1] != "200":
-                outcome = f"status-{fields[1]}"
-            server = next(
-                (h.split(":", 1)[1].strip() for h in head[1:] if h.lower().startswith("x-real")),
-                "",
-            )
+            outcome, server = answer(self.data)
         return [round(self.sent, 6), round(now - self.sent, 6), outcome, server]
+
+
+def answer(data: bytes) -> tuple[str, str]:
+    """The outcome of a whole HTTP answer (``ok``, ``status-503``, ``bad-response``) and the
+    real server that sent it (its ``X-Real-Server`` header).
+
+    >>> answer(b"HTTP/1.1 200 OK\\r\\nX-Real-Server: realserver1\\r\\n\\r\\nhi")
+    ('ok', 'realserver1')
+    """
+    head = data.split(b"\r\n\r\n", 1)[0].decode(errors="replace").split("\r\n")
+    fields = head[0].split()
+    outcome = "ok"
+    if len(fields) < 2 or not fields[1].isdigit():
+        outcome = "bad-response"
+    elif fields[1] != "200":
+        outcome = f"status-{fields[1]}"
+    server = next(
+        (h.split(":", 1)[1].strip() for h in head[1:] if h.lower().startswith("x-real")), ""
+    )
+    return outcome, server
 
 
 def probe(
@@ -188,6 +202,67 @@ async def echo(port: int) -> None:
         await server.serve_forever()
 
 
+HOLDING = "holding "
+
+
+def connect(host: str, port: int, plan: list[list[Any]], release: Path, timeout: float) -> dict:
+    """Each planned ``[source, port, hold]`` connection in turn, from that address and port.
+
+    A connection not held sends its GET and reads the answer to the end before the next
+    starts, so IPVS has seen it close (an inactive connection) when it schedules the next. A
+    held one is established (connect returned, its first bytes sent) before the next starts
+    and stays open, an active connection, until ``release`` exists; then each finishes its
+    request. Each record: source, port, start and end times, seconds to the answer (from the
+    release, for a held one), outcome, and the ``X-Real-Server`` that answered.
+    """
+    request = f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lab-sweep\r\n".encode()
+    records: list[dict[str, Any]] = []
+    held: list[tuple[socket.socket, dict[str, Any]]] = []
+
+    def finish(sock: socket.socket, record: dict[str, Any], rest: bytes, since: float) -> None:
+        data = b""
+        try:
+            sock.sendall(rest)
+            while chunk := sock.recv(65536):
+                data += chunk
+            record["outcome"], record["server"] = answer(data)
+        except OSError as err:
+            record["outcome"] = _outcome(err)
+        record["done"] = time.time()
+        record["latency_s"] = round(record["done"] - since, 6)
+        sock.close()
+
+    print(f"{STARTED}{time.time():.6f}", flush=True)
+    for source, sport, hold_it in plan:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.settimeout(timeout)
+        record = {"source": source, "port": sport, "hold": bool(hold_it), "at": time.time(),
+                  "done": None, "latency_s": None, "outcome": "", "server": ""}  # fmt: skip
+        records.append(record)
+        try:
+            sock.bind((source, sport))
+            sock.connect((host, port))
+            if hold_it:
+                sock.sendall(request)
+                held.append((sock, record))
+                continue
+        except OSError as err:
+            record["outcome"] = _outcome(err)
+            sock.close()
+            continue
+        finish(sock, record, request + b"\r\n", record["at"])
+    if held:
+        print(f"{HOLDING}{len(held)}", flush=True)
+        deadline = time.time() + timeout
+        while not release.exists() and time.time() < deadline:
+            time.sleep(0.02)
+        released = time.time()
+        for sock, record in held:
+            finish(sock, record, b"\r\n", released)
+    return {"target": f"{host}:{port}", "connections": records}
+
+
 def _target(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host, int(port)
@@ -209,6 +284,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--interval", type=float, default=0.2)
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p = jobs.add_parser("connect", help="planned connections to HOST:PORT, one at a time")
+    p.add_argument("target", type=_target, metavar="HOST:PORT")
+    p.add_argument("--plan", type=Path, required=True, help="JSON: [[source, port, hold], ...]")
+    p.add_argument("--release", type=Path, required=True, help="held connections finish then")
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--out", type=Path, required=True)
     p = jobs.add_parser("echo", help="echo lines back on PORT")
     p.add_argument("--port", type=int, default=7007)
     args = parser.parse_args(argv)
@@ -217,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.job == "probe":
         result = probe(*args.target, args.interval, args.duration, args.timeout, args.stop_file)
+    elif args.job == "connect":
+        plan = json.loads(args.plan.read_text())
+        result = connect(*args.target, plan, args.release, args.timeout)
     else:
         result = asyncio.run(hold(*args.target, args.conns, args.interval, args.duration))
     args.out.write_text(json.dumps(result))

@@ -38,6 +38,7 @@ from cluster.lab.guest import (
     Progress,
     choose_user,
     init_script,
+    pinned_cpus,
 )
 from cluster.lab.state import Paths
 
@@ -107,20 +108,6 @@ def xstate_fixup(progress: Progress, cache: Path = CACHE) -> Path:
     return library
 
 
-def pinned_cpus() -> list[int]:
-    """The host CPU the UML process runs on: ``LVS_LAB_CPU``, or the last one allowed.
-    ``LVS_LAB_CPU=all`` leaves it unpinned (to measure what pinning changes)."""
-    allowed = sorted(os.sched_getaffinity(0))
-    wanted = os.environ.get("LVS_LAB_CPU")
-    if wanted is None:
-        return [allowed[-1]]
-    if wanted == "all":
-        return []
-    if not wanted.isdigit() or int(wanted) not in allowed:
-        raise LabError(f"LVS_LAB_CPU={wanted}: use one of this process's CPUs {allowed}, or all")
-    return [int(wanted)]
-
-
 # a machine's disk: the overlay's upper layer, mounted where the init looks for it
 MACHINE_DISK = """mount -t devtmpfs dev /dev
 mkdir -p /run/ov
@@ -180,6 +167,6 @@ def guest_boot(
         user=user,
         channel={"pipes": "ssl1=fd:{r},fd:{w}"},
         mark=str(uml.kernel),
-        cpus=pinned_cpus(),
+        cpus=pinned_cpus(default=[sorted(os.sched_getaffinity(0))[-1]]),
         reboot_code=REBOOT_CODE if machine else None,
     )

@@ -1,27 +1,17 @@
-"""Lab tests build the real lab (namespaces; the UML guest when the host kernel lacks IPVS).
+"""Lab tests share the lab at its default state directory, so they run one after the other.
 
-They need root; elsewhere they skip with the reason. One lab serves a whole module, because a
-guest boot costs seconds.
+They need root (tests/conftest.py skips them elsewhere). One lab serves a whole module,
+because a guest boot costs seconds. Tests that boot guests of their own, at state
+directories of their own, live in tests/guests/ and run beside these.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from cluster.lab import Lab
-
-pytestmark = pytest.mark.root
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.geteuid() != 0:
-        skip = pytest.mark.skip(reason="lab tests need root (network namespaces, a UML guest)")
-        for item in items:
-            if "tests/lab/" in str(item.fspath):
-                item.add_marker(skip)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ apply the iptables back-end on every kernel, and read it with ``iptables -S``.
 from __future__ import annotations
 
 import re
-import socket
-import struct
 import time
 from collections import Counter
 
@@ -18,6 +16,7 @@ import pytest
 from cluster.bench.load import load_test
 from cluster.failover.bench import lab_variant
 from cluster.lab import Lab, directors
+from cluster.lab.adverts import vrrp_v3_advert
 from cluster.lab.lab import Result
 from cluster.spec import ClusterSpec, load_seed_spec
 from cluster.spec.model import RealServer
@@ -140,29 +139,6 @@ def test_a_port_the_spec_does_not_open_is_dropped(applied: Lab) -> None:
         lab.stop(pid)
 
 
-def _vrrp_v3_advert(src: str, vrid: int, priority: int, vip: str) -> bytes:
-    """A VRRPv3 advertisement (RFC 5798) with its checksum over the IPv4 pseudo-header."""
-    body = struct.pack("!BBBBH", 0x31, vrid, priority, 1, 100) + socket.inet_aton(vip)
-    pseudo = socket.inet_aton(src) + socket.inet_aton("224.0.0.18")
-    pseudo += struct.pack("!BBH", 0, 112, len(body) + 2)
-    data = pseudo + body[:6] + b"\0\0" + body[6:]
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return body[:6] + struct.pack("!H", ~total & 0xFFFF) + body[6:]
-
-
-SPOOF = """
-import socket, sys, time
-payload = bytes.fromhex(sys.argv[1])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-for _ in range(int(sys.argv[2])):
-    s.sendto(payload, ("224.0.0.18", 0))
-    time.sleep(0.1)
-"""
-
-
 def _counter(lab: Lab, node: str, comment: str) -> int:
     listing = lab.run(node, "iptables", "-L", "LVS-INPUT", "-v", "-x", "-n").check().stdout
     line = next(line for line in listing.splitlines() if comment in line)
@@ -174,11 +150,12 @@ def test_spoofed_vrrp_is_dropped_and_the_peers_accepted(applied: Lab) -> None:
     would make director01 step down (RFC 5798: a higher priority wins)."""
     lab = applied
     smtp = "192.168.0.15"
-    advert = _vrrp_v3_advert(smtp, 41, 254, VIP).hex()
+    advert = vrrp_v3_advert(smtp, 41, 254, VIP).hex()
     dropped = {n: _counter(lab, n, "policy: drop") for n in ("director01", "director02")}
     from_peer = _counter(lab, "director02", "VI_EXTERNAL from the peer")
     events = len(directors.keepalived(lab, "director01").events())
-    lab.run_python(PEER_VIP_SEGMENT_SENDER, SPOOF, advert, "30").check()
+    sender = [lab.python, "-m", "cluster.lab.adverts", advert, "30"]
+    lab.run(PEER_VIP_SEGMENT_SENDER, *sender).check()
     for node, before in dropped.items():
         assert _counter(lab, node, "policy: drop") - before >= 30, node
     assert _counter(lab, "director02", "VI_EXTERNAL from the peer") > from_peer

@@ -146,6 +146,7 @@ def test_after_a_reboot_the_director_serves_as_before(applied: Lab) -> None:
     result = load_test(lab, f"http://{VIP}/", MACHINE, requests=300)
     assert (result["complete"], result["failed"]) == (300, 0)
     assert result["split"] == {"192.168.170.25:80": 150, "192.168.170.35:80": 150}
+    assert result["ipvs_split"] == result["split"]
 
 
 def masters(lab: Lab, node: str) -> int:

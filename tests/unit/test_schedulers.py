@@ -240,20 +240,22 @@ def test_sh_folds_an_ipv6_client_into_32_bits() -> None:
 
 
 def mh_index(value: int) -> int:
-    """The kernel's ``hsiphash(&v, 4, hash1) % 251``, from the library directly."""
+    """The kernel's ``hsiphash(&v, 4, hash1) % 4093``, from the library directly."""
     digest = siphash13(value.to_bytes(4, "little"), key=MH_KEY1).digest()
     return (int.from_bytes(digest, "little") & 0xFFFFFFFF) % MH_TAB_SIZE
 
 
-def test_mh_fills_251_entries_in_turns() -> None:
+def test_mh_fills_4093_entries_in_turns() -> None:
+    assert MH_TAB_SIZE == 4093  # CONFIG_IP_VS_MH_TAB_INDEX=12 in Debian's kernels
     assert Counter(model("mh", 1, 1, 1).hash_table()) == {
-        "10.0.0.3:80": 84, "10.0.0.2:80": 84, "10.0.0.1:80": 83,
+        "10.0.0.3:80": 1365, "10.0.0.2:80": 1364, "10.0.0.1:80": 1364,
     }  # fmt: skip
-    # list 2(w2), 1(w1): 83 rounds of 2 + 1 fill 249, then 2 takes the last two
-    assert Counter(model("mh", 1, 2).hash_table()) == {"10.0.0.2:80": 168, "10.0.0.1:80": 83}
+    # list 2(w2), 1(w1): 1364 rounds of 2 + 1 fill 4092, then 2 takes the last one
+    assert Counter(model("mh", 1, 2).hash_table()) == {"10.0.0.2:80": 2729, "10.0.0.1:80": 1364}
     assert model("mh", 2, 4).hash_table() == model("mh", 1, 2).hash_table()  # by the gcd
-    # 1000 needs 10 bits, 4 more than the table's 6: turns 1000 >> 4 = 62 and 1 (not 0)
-    assert Counter(model("mh", 1, 1000).hash_table()) == {"10.0.0.2:80": 248, "10.0.0.1:80": 3}
+    # 1000 needs 10 bits, 4 more than the table's 6: turns 1000 >> 4 = 62 and 1 (not 0);
+    # 64 rounds of 63 fill 4032, then 2 takes the last 61
+    assert Counter(model("mh", 1, 1000).hash_table()) == {"10.0.0.2:80": 4029, "10.0.0.1:80": 64}
     assert set(model("mh", 0, 1).hash_table()) == {"10.0.0.2:80"}  # added at 0: no entries
     assert set(ServiceModel("mh").hash_table()) == {None}
 

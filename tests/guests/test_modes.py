@@ -80,7 +80,9 @@ def test_host_mode_sets_up_serves_fails_over_and_leaves_nothing(bare_guest: Lab)
     in_guest(lab, "sh", "-c", "for i in $(seq 30); do ip netns exec client1 curl -sf -m 1 "
              "-o /dev/null http://192.168.0.174/ && exit 0; sleep 1; done; exit 1")  # fmt: skip
 
-    cluster_in_guest(lab, "bench", "load", "-n", "300", "-o", "/tmp/load.json")
+    cluster_in_guest(
+        lab, "bench", "load", "-n", "300", "-c", "1", "--trials", "1", "-o", "/tmp/load.json"
+    )
     load = json.loads(in_guest(lab, "cat", "/tmp/load.json"))
     assert load["provenance"]["lab"]["mode"] == "host"
     assert (load["failed"], sorted(load["split"].values())) == (0, [150, 150])
