@@ -6,12 +6,16 @@ client, the router and the real servers are the lab's namespaces, linked to it b
 ``cluster apply`` runs inside it as on a real director. Then it reboots, and what comes back
 is judged by the kernel's state, by systemd, and by requests through the VIP: nothing is
 applied again after the reboot.
+
+The lab is one of its own (two guests: the lab's and the machine), so this module runs beside
+tests/lab, at state directories beside the default lab's.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,12 +23,14 @@ from cluster.bench.load import load_test
 from cluster.failover.bench import lab_variant
 from cluster.lab import Lab, directors
 from cluster.lab.machine import machine_paths
+from cluster.lab.state import STATE_DIR, TMP_DIR, Paths
 from cluster.lab.topology import as_machines, seed_topology
 from cluster.spec import load_seed_spec
 
 SPEC = lab_variant(load_seed_spec(), None, 1, 3)  # VRRPv3, advert_int 1: it settles in seconds
 VIP = "192.168.0.174"
 MACHINE, PEER = "director01", "director02"
+PATHS = Paths(root=Path(f"{STATE_DIR}-reboot-test"), tmp=Path(f"{TMP_DIR}-reboot-test"))
 UNITS = ("keepalived.service", "lvs-cluster-firewall.service", "lvs-cluster-vrrp-events.service")
 BACKEND = ("--backend", "iptables")  # nftables reads back unlike its rendering (see the manual)
 SYSCTLS = {"net.ipv4.ip_forward": "1"} | {
@@ -34,11 +40,11 @@ SYSCTLS = {"net.ipv4.ip_forward": "1"} | {
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    handle = Lab.up(as_machines(seed_topology(), [MACHINE]))
+    handle = Lab.up(as_machines(seed_topology(), [MACHINE]), paths=PATHS)
     yield handle
-    paths = machine_paths(handle.paths, MACHINE)
+    paths = machine_paths(PATHS, MACHINE)
     handle.close()
-    Lab.down()
+    Lab.down(PATHS)
     assert not paths.root.exists() and not paths.tmp.exists()
 
 
@@ -80,8 +86,8 @@ def test_apply_hands_keepalived_and_the_boot_to_systemd(applied: Lab) -> None:
         "ip_vs\nip_vs_rr\n"
     )
     assert "-A LVS-INPUT" in lab.read_text(MACHINE, "/etc/lvs-cluster/iptables.rules")
-    for node, result in directors.apply(lab, SPEC, options=BACKEND).items():  # nothing new
-        assert result.rc == 0 and result.stdout.strip().endswith(f"{node}: no changes"), result
+    result = directors.apply(lab, SPEC, [MACHINE], BACKEND)[MACHINE]  # nothing new
+    assert result.rc == 0 and result.stdout.strip().endswith(f"{MACHINE}: no changes"), result
     # only the config changes: systemd reloads keepalived (SIGHUP), the same process runs on
     for spec in (lab_variant(load_seed_spec(), None, 2, 3), SPEC):
         result = directors.apply(lab, spec, [MACHINE], BACKEND)[MACHINE]
