@@ -38,7 +38,7 @@ def register(commands: Subcommands) -> None:
         default=[],
         metavar="NODE",
         help="make NODE a machine of its own (systemd as PID 1, a disk, reboots) instead of "
-        "a namespace; repeatable; uml only",
+        "a namespace; repeatable; on the uml or qemu kernel",
     )
     p.set_defaults(run=cmd_lab_up)
     p = actions.add_parser(
