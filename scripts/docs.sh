@@ -5,6 +5,8 @@
 #   scripts/docs.sh serve [mkdocs options]     live preview on http://127.0.0.1:8000/
 #   scripts/docs.sh kernel                     only install the notebooks' Jupyter kernel
 # Executing a notebook runs the lab, so a build with stale copies runs as root.
+# DOCS_NOTEBOOKS=saved scripts/docs.sh ...  renders the copies already in out/notebooks/, stale
+#                                           or not (no lab, seconds): for writing pages only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

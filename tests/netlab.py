@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from cluster.lab.adverts import checksum
+from cluster.lab.adverts import checksum, send
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -31,6 +31,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 DIRECTOR = {"eth0": ["192.168.0.204/24", "192.168.0.174/32"], "eth1": ["192.168.170.179/24"]}
 PEER, SPOOF, MAIL, RS = "192.168.0.176", "192.168.0.66", "192.168.0.15", "192.168.170.25"
 VIP, DIRECTOR_IP, DIP = "192.168.0.174", "192.168.0.204", "192.168.170.1"
+# The dual-stack spec's: director01's and director02's link-locals on eth0, and a stranger's.
+DIRECTOR6, PEER6, SPOOF6, VIP6 = "fe80::204", "fe80::176", "fe80::66", "2001:db8::174"
 
 
 def sh(*argv: str) -> str:
@@ -57,10 +59,10 @@ class Net:
             sh("ip", "-n", sw, "link", "add", bridge, "type", "bridge")
             sh("ip", "-n", sw, "link", "set", bridge, "up")
         wiring = [
-            ("dir", "eth0", "ext", DIRECTOR["eth0"]),
+            ("dir", "eth0", "ext", DIRECTOR["eth0"] + [f"{DIRECTOR6}/64"]),
             ("dir", "eth1", "int", DIRECTOR["eth1"] + [f"{DIP}/32"]),
-            ("peer", "eth0", "ext", [f"{PEER}/24"]),
-            ("spoof", "eth0", "ext", [f"{SPOOF}/24", f"{MAIL}/24"]),
+            ("peer", "eth0", "ext", [f"{PEER}/24", f"{PEER6}/64"]),
+            ("spoof", "eth0", "ext", [f"{SPOOF}/24", f"{MAIL}/24", f"{SPOOF6}/64"]),
             ("rs", "eth0", "int", [f"{RS}/24"]),
         ]
         for n, (role, name, bridge, addresses) in enumerate(wiring):
@@ -145,12 +147,21 @@ def vrrp_sender(netns: str, source: str) -> socket.socket:
 
 
 def vrrp_listener(netns: str, local: str) -> socket.socket:
-    """A raw protocol 112 socket that has joined 224.0.0.18 on ``local``'s link, as keepalived."""
+    """A raw protocol 112 socket that has joined the VRRP group on ``local``'s link, as
+    keepalived does; an IPv6 ``local`` is a link-local address with its link (``fe80::1%eth0``).
+    """
 
     def make() -> socket.socket:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
-        group = socket.inet_aton("224.0.0.18") + socket.inet_aton(local)
-        listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
+        address, _, link = local.partition("%")
+        if link:
+            listener = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)
+            group = socket.inet_pton(socket.AF_INET6, "ff02::12")
+            group += struct.pack("@I", socket.if_nametoindex(link))
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, group)
+        else:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+            group = socket.inet_aton("224.0.0.18") + socket.inet_aton(address)
+            listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
         listener.settimeout(0.3)
         return listener
 
@@ -158,14 +169,21 @@ def vrrp_listener(netns: str, local: str) -> socket.socket:
 
 
 def received_from(listener: socket.socket) -> list[str]:
-    """Source addresses of every packet queued on a raw socket, until it is quiet."""
+    """Source addresses (without their link) of every packet queued on a raw socket, until it
+    is quiet."""
     sources = []
     while True:
         try:
-            packet = listener.recv(2048)
+            _, sender = listener.recvfrom(2048)
         except TimeoutError:
             return sources
-        sources.append(socket.inet_ntoa(packet[12:16]))
+        sources.append(sender[0].split("%")[0])
+
+
+def send_adverts(netns: str, advert: bytes, source: str, count: int = 1) -> None:
+    """``advert`` sent ``count`` times from ``source`` (``fe80::1%eth0``) by the lab's own
+    sender, :func:`cluster.lab.adverts.send`, run inside ``netns``."""
+    inside(netns, lambda: send(advert, count, source, interval=0))
 
 
 def tcp_segment(source: str, sport: int, destination: str, dport: int, flags: int) -> bytes:

@@ -14,6 +14,7 @@ from cluster.firewall import BACKENDS, render
 from cluster.firewall import iptables as ipt
 from cluster.firewall.rules import Rule, RuleSet, director_rules
 from cluster.spec import ClusterSpec, load_seed_spec, load_spec
+from cluster.spec.load import DUAL_STACK_PATH
 
 EVERYTHING = Path(__file__).parent / "data" / "specs" / "everything.yaml"
 
@@ -99,6 +100,20 @@ def test_ipv6_vrrp_goes_to_ff02_12_from_link_local() -> None:
     rules = director_rules(ClusterSpec.model_validate(data), "lb-a").chains["input"]
     (v6,) = [r for r in rules if r.protocol == "vrrp" and r.family == 6]
     assert v6.saddr == nets("fe80::3/128") and "peer director" in v6.comment
+
+
+def test_dual_stack_admits_each_familys_vrrp_from_the_peer_alone() -> None:
+    rules = director_rules(load_spec(DUAL_STACK_PATH), "director01").chains["input"]
+    vrrp = {(r.comment.split()[1], r.saddr, r.daddr) for r in rules if r.protocol == "vrrp"}
+    assert vrrp == {
+        ("VI_EXTERNAL", nets("192.168.0.176/32"), nets("224.0.0.18/32")),
+        ("VI_INTERNAL", nets("192.168.170.180/32"), nets("224.0.0.18/32")),
+        ("VI_EXTERNAL6", nets("fe80::176/128"), nets("ff02::12/128")),
+        ("VI_INTERNAL6", nets("fe80::180/128"), nets("ff02::12/128")),
+    }
+    forward = director_rules(load_spec(DUAL_STACK_PATH), "director01").chains["forward"]
+    out = next(r for r in forward if "masqueraded" in r.comment and r.family == 6)
+    assert out.saddr == nets("2001:db8:0:170::/64")  # never the link-local network
 
 
 def test_services_on_the_vip_and_fwmarks() -> None:

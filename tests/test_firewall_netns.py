@@ -22,7 +22,20 @@ import netlab
 import pytest
 from hypothesis import HealthCheck, given, settings
 from needs import require
-from netlab import DIRECTOR_IP, MAIL, PEER, RS, SPOOF, VIP, Net, sh
+from netlab import (
+    DIRECTOR6,
+    DIRECTOR_IP,
+    MAIL,
+    PEER,
+    PEER6,
+    RS,
+    SPOOF,
+    SPOOF6,
+    VIP,
+    VIP6,
+    Net,
+    sh,
+)
 from test_firewall import specs
 
 from cluster.errors import ToolError
@@ -35,12 +48,15 @@ from cluster.firewall.apply import (
     remove,
 )
 from cluster.firewall.rules import Rule, RuleSet, director_rules
-from cluster.spec import ClusterSpec, load_seed_spec
+from cluster.lab.adverts import vrrp_v3_advert
+from cluster.spec import ClusterSpec, load_seed_spec, load_spec
+from cluster.spec.load import DUAL_STACK_PATH
 from cluster.sysctl import apply_sysctls, director_sysctls
 
 BACKENDS: list[BackendName] = ["nftables", "iptables"]
 NFT_TABLE = ("inet", "lvs_cluster")
 RULES = director_rules(load_seed_spec(), "director01")
+DUAL_STACK_RULES = director_rules(load_spec(str(DUAL_STACK_PATH)), "director01")
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +90,17 @@ def keep(stack: contextlib.ExitStack, sock: socket.socket) -> socket.socket:
     return stack.enter_context(sock)
 
 
-def counter(net: Net, backend: BackendName, comment: str) -> int:
-    """Packets counted by our rule with this comment, as the back-end's own tool reports."""
+def counter(net: Net, backend: BackendName, comment: str, family: int = 4) -> int:
+    """Packets counted by our rule with this comment, as the back-end's own tool reports
+    (iptables' by ``family``; nftables has one table for both)."""
     if backend == "nftables":
         listing = sh(
             "ip", "netns", "exec", net.ns("dir"), "nft", "list", "table", "inet", "lvs_cluster"
         )
         line = next(line for line in listing.splitlines() if f'comment "{comment}"' in line)
         return int(re.search(r"counter packets (\d+)", line).group(1))  # type: ignore[union-attr]
-    listing = sh("ip", "netns", "exec", net.ns("dir"), "iptables-save", "-c")
+    save = "iptables-save" if family == 4 else "ip6tables-save"
+    listing = sh("ip", "netns", "exec", net.ns("dir"), save, "-c")
     line = next(line for line in listing.splitlines() if comment in line)
     return int(re.match(r"\[(\d+):", line).group(1))  # type: ignore[union-attr]
 
@@ -104,6 +122,23 @@ def test_vrrp_from_the_peer_is_accepted_and_from_a_spoofer_dropped(
         spoofer.sendto(advert, ("224.0.0.18", 0))
     assert netlab.received_from(listener) == [PEER] * 3
     assert counter(net, backend, "VRRP VI_EXTERNAL from the peer director") == 3
+
+
+def test_ipv6_vrrp_from_the_peers_link_local_is_accepted_and_from_others_dropped(
+    net: Net, backend: BackendName, sockets: contextlib.ExitStack
+) -> None:
+    """The dual-stack spec's VRRPv3 over IPv6: adverts to ff02::12 from director02's listed
+    link-local only. The adverts are valid VRRPv3 (checksum over the IPv6 pseudo-header)."""
+    listener = keep(sockets, netlab.vrrp_listener(net.ns("dir"), f"{DIRECTOR6}%eth0"))
+    spoofed = vrrp_v3_advert(SPOOF6, 41, 254, VIP6)
+    netlab.send_adverts(net.ns("spoof"), spoofed, f"{SPOOF6}%eth0")  # control: no rules yet
+    assert netlab.received_from(listener) == [SPOOF6]
+
+    load(DUAL_STACK_RULES, backend, net.ns("dir"))
+    netlab.send_adverts(net.ns("peer"), vrrp_v3_advert(PEER6, 41, 50, VIP6), f"{PEER6}%eth0", 3)
+    netlab.send_adverts(net.ns("spoof"), spoofed, f"{SPOOF6}%eth0", 3)
+    assert netlab.received_from(listener) == [PEER6] * 3
+    assert counter(net, backend, "VRRP VI_EXTERNAL6 from the peer director", family=6) == 3
 
 
 def test_ssh_and_the_services_are_open_and_nothing_else(

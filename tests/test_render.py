@@ -11,6 +11,7 @@ from cluster.errors import UsageError
 from cluster.keepalived.process import check_config
 from cluster.keepalived.render import render_keepalived_conf
 from cluster.spec import ClusterSpec, load_seed_spec, load_spec
+from cluster.spec.load import DUAL_STACK_PATH
 
 EVERYTHING = Path(__file__).parent / "data" / "specs" / "everything.yaml"
 
@@ -75,7 +76,27 @@ def test_features_render_to_their_keywords() -> None:
     assert back.splitlines()[1].strip() == "state BACKUP"
 
 
-@pytest.mark.parametrize("spec", [load_seed_spec(), load_spec(EVERYTHING)], ids=["seed", "all"])
+def test_ipv6_adverts_leave_from_the_listed_link_local_address() -> None:
+    """VRRPv3 sends IPv6 adverts from a link-local address; the one the spec lists is the one
+    the peer's firewall admits, so keepalived is told to use it (an interface has others)."""
+    conf = render_keepalived_conf(load_spec(DUAL_STACK_PATH), "director02")
+    sources = {
+        block.split()[0]: [line.strip() for line in block.splitlines() if "src_ip" in line]
+        for block in conf.split("vrrp_instance ")[1:]
+    }
+    assert sources == {
+        "VI_EXTERNAL": [],
+        "VI_INTERNAL": [],
+        "VI_EXTERNAL6": ["mcast_src_ip fe80::176"],
+        "VI_INTERNAL6": ["mcast_src_ip fe80::180"],
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [load_seed_spec(), load_spec(EVERYTHING), load_spec(DUAL_STACK_PATH)],
+    ids=["seed", "all", "dual-stack"],
+)
 def test_real_keepalived_accepts_every_rendered_config(
     spec: ClusterSpec, root_with_keepalived: None
 ) -> None:

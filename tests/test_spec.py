@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cluster.errors import SpecError
 from cluster.spec import dump_spec, load_seed_spec, read_spec
-from cluster.spec.load import SEED_TEXT
+from cluster.spec.load import DUAL_STACK_PATH, SEED_TEXT
 
 
 def errors_of(text: str) -> list[str]:
@@ -371,3 +371,20 @@ def test_a_vip_on_a_missing_interface_names_its_line() -> None:
         "      vip_options: {192.168.0.174/32: {dev: eth7}}\n",
     )
     assert_error_at(text, "vip_options:", "VI_EXTERNAL uses interface eth7, which director01")
+
+
+def test_an_instance_holds_one_address_family() -> None:
+    text = seed_with("[192.168.0.174/32]", "[192.168.0.174/32, 2001:db8::174/128]")
+    text = text.replace("      advert_int: 5\n", "      advert_int: 5\n      version: 3\n", 1)
+    assert_error_at(
+        text, "2001:db8::174", "VI_EXTERNAL is an IPv4 instance; keepalived ignores its IPv6"
+    )
+
+
+def test_an_ipv6_instance_without_link_locals_is_a_warning() -> None:
+    text = DUAL_STACK_PATH.read_text().replace(", fe80::176/64", "")
+    _, warnings = read_spec(text, "spec.yaml")
+    assert [(w.location.line, w.message.split(",")[0]) for w in warnings] == [
+        (line_of(text, "2001:db8::176/64"), "director02 lists no link-local address on eth0")
+    ]
+    assert read_spec(DUAL_STACK_PATH.read_text(), "spec.yaml")[1] == []

@@ -145,6 +145,13 @@ def register(commands: Subcommands) -> None:
     p.add_argument("--advert-int", type=seconds, default=1.0, metavar="S", help="default 1")
     p.add_argument("--vrrp-version", type=int, choices=[2, 3], default=3, help="default 3")
     p.add_argument("--trials", type=positive, default=5, help="default 5")
+    p.add_argument(
+        "--family",
+        type=int,
+        choices=[4, 6],
+        default=4,
+        help="6: the dual-stack spec, the client probing its IPv6 VIP (default 4)",
+    )
     p.add_argument("--connections", type=int, metavar="N", help="hold N connections instead")
     p.add_argument(
         "--cable-pull",
@@ -320,7 +327,8 @@ def cmd_bench_failover(args: argparse.Namespace) -> int:
             )
         else:
             scenario = bench.Scenario(args.scenario, args.advert_int, args.vrrp_version,
-                                      args.layout, args.interface, args.on)  # fmt: skip
+                                      args.layout, args.interface, args.on,
+                                      args.family)  # fmt: skip
             name = scenario.name
             result = bench.run(lab, scenario, args.trials, progress)
     from cluster.failover.report import markdown

@@ -40,6 +40,15 @@ def register(commands: Subcommands) -> None:
         help="make NODE a machine of its own (systemd as PID 1, a disk, reboots) instead of "
         "a namespace; repeatable; on the uml or qemu kernel",
     )
+    p.add_argument(
+        "--spares",
+        type=int,
+        choices=range(10),
+        default=0,
+        metavar="N",
+        help="real servers the spec does not name (realserver3 ...), to add to the cluster "
+        "later (cluster realserver add ... --lab); default 0",
+    )
     p.set_defaults(run=cmd_lab_up)
     p = actions.add_parser(
         "reboot",
@@ -127,7 +136,7 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
     from cluster.lab import Lab
     from cluster.lab.topology import as_machines, from_spec
 
-    topology = from_spec(load_spec(args.spec), clients=args.clients)
+    topology = from_spec(load_spec(args.spec), clients=args.clients, spares=args.spares)
     try:
         topology = as_machines(topology, args.machine)
     except ValueError as err:

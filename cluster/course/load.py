@@ -82,7 +82,7 @@ def article_test(target: Target) -> Shows:
         f"the real servers answered {document['complete']} requests, "
         + ("split evenly" if even else f"split {document['split']}")
         + f"; IPVS counted {counted} connections. "
-        + " ".join(explained),
+        + "; ".join(explained),
         "ok" if even and not document["failed"] else "problem",
     )
     return Shows((split_table(document), note, chart(document, "load-article")))

@@ -18,6 +18,7 @@ long-lived connections through the VIP, with and without IPVS connection sync.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import time
@@ -29,12 +30,14 @@ from typing import Any
 from cluster.errors import LabError
 from cluster.failover import outage, theory
 from cluster.ipvs import ipvsadm
+from cluster.ipvs.table import join_host_port
 from cluster.keepalived.daemon import VrrpEvent
 from cluster.lab import directors, faults
 from cluster.lab.lab import Lab
 from cluster.lab.topology import from_spec
 from cluster.lab.traffic import STARTED
-from cluster.spec import ClusterSpec, load_seed_spec
+from cluster.spec import ClusterSpec, load_seed_spec, load_spec
+from cluster.spec.load import DUAL_STACK_PATH
 from cluster.spec.model import Check, RealServer, VirtualService
 from cluster.spec.variants import variant
 
@@ -60,15 +63,18 @@ class Scenario:
     layout: str = "fixed"  # one of cluster.spec.variants.LAYOUT_NAMES
     interface: str | None = None
     on: str = "master"  # or "backup": which director the fault hits
+    family: int = 4  # 6: the dual-stack spec, its client probing the IPv6 VIP
 
     @property
     def name(self) -> str:
         where = f"-{self.interface}" if self.interface else ""
         on = "" if self.on == "master" else f"-on-{self.on}"
-        return f"{self.fault}{where}{on}-{self.layout}-v{self.version}-adv{self.advert_int:g}"
+        six = "-ipv6" if self.family == 6 else ""
+        return f"{self.fault}{where}{on}-{self.layout}-v{self.version}-adv{self.advert_int:g}{six}"
 
     def spec(self, base: ClusterSpec | None = None) -> ClusterSpec:
-        return lab_variant(base or load_seed_spec(), self.layout, self.advert_int, self.version)
+        base = base or (load_spec(DUAL_STACK_PATH) if self.family == 6 else load_seed_spec())
+        return lab_variant(base, self.layout, self.advert_int, self.version)
 
 
 def lab_variant(
@@ -209,9 +215,10 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
     stop.unlink(missing_ok=True)
     limit = BASELINE + horizon + 30  # the fault's own start-up may be slow on a loaded host
+    url = join_host_port(ipaddress.ip_address(_vip(spec, scenario.family)), 80)
     pid, started = spawn_until_started(
         lab, client,
-        ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--stop-file", str(stop),
+        ["probe", url, "--duration", f"{limit:.2f}", "--stop-file", str(stop),
          "--out", str(out)],
         "probe",
     )  # fmt: skip
@@ -268,8 +275,15 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     }
 
 
-def _vip(spec: ClusterSpec) -> str:
-    return str(next(vs.address for vs in spec.virtual_services if vs.address is not None))
+def _vip(spec: ClusterSpec, family: int = 4) -> str:
+    """The first virtual service address of ``family``: what the client probes."""
+    return str(
+        next(
+            vs.address
+            for vs in spec.virtual_services
+            if vs.address is not None and vs.address.version == family
+        )
+    )
 
 
 def _context() -> dict[str, Any]:

@@ -18,6 +18,9 @@ interval (10 ms); the failed requests that were under way during the gap are cou
 >>> change, = parse_monitor(line, "director01", tz=timezone.utc)
 >>> change.time, change.interface, change.address, change.added
 (1795538581.52593, 'eth0', '192.168.0.174', False)
+>>> line = "[2026-11-24T16:43:01.525930] 2: eth0    inet6 2001:db8::174/128 scope global nodad "
+>>> parse_monitor(line, "director02", tz=timezone.utc)[0].address
+'2001:db8::174'
 """
 
 from __future__ import annotations
@@ -76,13 +79,14 @@ class AddressChange:
 
 
 _MONITOR = re.compile(
-    r"^\[(?P<ts>[0-9T:.-]+)\]\s+(?P<deleted>Deleted\s+)?\d+:\s+(?P<iface>\S+)\s+inet\s+"
-    r"(?P<addr>[0-9.]+)/"
+    r"^\[(?P<ts>[0-9T:.-]+)\]\s+(?P<deleted>Deleted\s+)?\d+:\s+(?P<iface>\S+)\s+inet6?\s+"
+    r"(?P<addr>[0-9a-f.:]+)/"
 )
 
 
 def parse_monitor(text: str, node: str, tz: tzinfo | None = None) -> list[AddressChange]:
-    """IPv4 address events; ``ip -ts`` prints local time, read here in ``tz`` (default local)."""
+    """IPv4 and IPv6 address events; ``ip -ts`` prints local time, read here in ``tz``
+    (default local)."""
     changes = []
     for line in text.splitlines():
         m = _MONITOR.match(line)

@@ -153,7 +153,9 @@ class Sides:
 
     @property
     def internal_networks(self) -> tuple[Network, ...]:
-        return _unique(a.network for i in self.internal for a in i.addresses)
+        return _unique(
+            a.network for i in self.internal for a in i.addresses if not a.ip.is_link_local
+        )
 
     @staticmethod
     def names(interfaces: Iterable[Interface]) -> tuple[str, ...]:

@@ -88,6 +88,69 @@ KEEPALIVED_CODES: Final = frozenset(
 names (a check keepalived makes after reading, without a line, is placed on the block it is
 about). The differential test holds lint to exactly these; every other code is our own."""
 
+LINT_CODES: Final[dict[str, str]] = {
+    # what keepalived -t itself reports (KEEPALIVED_CODES), and how lint reads the file
+    "unknown-keyword": "a keyword keepalived does not know where it stands",
+    "deprecated-keyword": "still read, with a warning (nb_get_retry: write retry)",
+    "legacy-keyword": "still read silently under an old name (lb_algo, lvs_flush_onstop)",
+    "unclosed-block": "a { that is never closed: keepalived reads the rest into that block",
+    "missing-brace": "a block or list whose } is missing",
+    "extra-brace": "a } that closes nothing",
+    "ignored-brace": "a { keepalived skips, with what it then reads into which block",
+    "unexpected-brace": "a { inside a list",
+    "list-arguments": "words after a list's {, which keepalived ignores",
+    "unmatched-quote": "a quote that is never closed",
+    "long-line": "a line over 1023 bytes, which keepalived reads as several",
+    "not-utf8": "bytes that are not UTF-8 (kept as they are)",
+    "bad-value": "a value keepalived refuses: out of range, not a number, not one of its words",
+    "missing-value": "a keyword without its argument",
+    "bad-address": "an address or port keepalived skips, or of the wrong address family",
+    "undefined-reference": "a track_script, track_file, ... or checker naming nothing defined",
+    "duplicate-name": "a second block of one name, such as two vrrp_instance VI_1",
+    "duplicate-entry": "a tracked name or real server listed twice, or a keyword given twice",
+    "missing-keyword": "a block keepalived drops or refuses without it (script, interface, ...)",
+    "keepalived-default": "what keepalived fills in and says so: no protocol means UDP, ...",
+    "ignored-keyword": "a line keepalived reads and ignores (protocol on a fwmark service)",
+    "ignored-weight": "tracking weights in a sync group without sync_group_tracking_weight",
+    "unknown-interface": "with --interfaces: an interface the director does not have",
+    "include-missing": "an include of a file that does not exist",
+    "include-no-match": "an include whose wildcard matches nothing",
+    "include-not-regular": "an include of a directory, device or FIFO, which keepalived skips",
+    "include-unreadable": "an include of a file that cannot be read",
+    "include-loop": "files that include each other",
+    "include-depth": "includes nested deeper than keepalived follows",
+    "file-too-large": "a file over 64 MiB, which lint refuses",
+    "expansion-limit": "a ~SEQ expansion over a million lines, which lint stops",
+    "invalid-sequence": "a ~SEQ keepalived refuses",
+    "substitution-loop": "$ definitions that refer to each other",
+    "substitution-too-long": "a $ substitution that grows past keepalived's line length",
+    "unsupported-sequence": "a ~SEQ form lint does not expand",
+    "unsupported-random": "${_RANDOM}, which lint does not expand",
+    "unsupported-include-braces": "an include with {a,b}, which lint does not expand",
+    "conditional-config": "@ID lines: only those for -i ID are read",
+    # accepted by keepalived, but not what was meant
+    "plain-text-auth": "auth_type PASS sends the password in clear in every advert",
+    "ah-auth": "auth_type AH forces a backup start",
+    "auth-ignored": "VRRPv3 and vrrp_strict have no authentication; keepalived ignores it",
+    "master-owner-priority": "state MASTER without a priority means 255, which always wins",
+    "nopreempt-with-master": "keepalived clears nopreempt on an initial MASTER",
+    "preempt-delay-with-master": "keepalived clears preempt_delay on an initial MASTER",
+    "subsecond-advert": "VRRPv2 rounds advert_int to whole seconds",
+    "script-security": "scripts run as root without enable_script_security",
+    "untracked-primary": "dont_track_primary without track_interface: a dead link never faults",
+    "sync-group-unknown-instance": "a sync group naming an instance that does not exist",
+    "sync-group-single": "a sync group of one instance, which syncs nothing",
+    "sync-group-owner-mix": "a sync group mixing an address owner (255) with other instances",
+    "unchecked-real-server": "a real server without a checker stays in the pool when down",
+    "nat-without-dip": "LVS-NAT with no floating gateway address (DIP) for the real servers",
+    # the two directors' files read together
+    "pair-mismatch": "one instance's advert_int, authentication or VIPs differ between files",
+    "equal-priority": "both directors have the same priority: the higher IP address wins",
+    "weight-within-gap": "a tracked failure leaves the master's priority above the backup's",
+}
+"""Every code a finding can carry, with what it means in one line: the lint codes page of the
+reference is generated from it. Codes in :data:`KEEPALIVED_CODES` are also keepalived's."""
+
 OWNER_PRIORITY = 255
 """VRRP's address-owner priority: such a router always wins and always preempts."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from cluster.errors import UsageError
+from cluster.spec.becomes import garp_keyword
 from cluster.spec.model import (
     Check,
     ClusterSpec,
@@ -114,8 +115,7 @@ def _global_defs(spec: ClusterSpec, director: Director, notify_fifo: str | None)
         block.add("vrrp_strict")
     garp = spec.vrrp.garp
     for field, value in garp.model_dump(exclude_none=True).items() if garp else ():
-        keyword = f"vrrp_{field}" if "interval" in field else f"vrrp_garp_{field}"
-        block.add(keyword, _number(value))
+        block.add(garp_keyword(field), _number(value))
     if notify_fifo is not None:
         block.add("notify_fifo", notify_fifo)
     if spec.notification is not None:
@@ -182,6 +182,10 @@ def _vrrp_instance(spec: ClusterSpec, director: Director, instance: VrrpInstance
         if (source := director.unicast_src_ips.get(instance.name)) is not None:
             block.add("unicast_src_ip", source)
         block.list_block("unicast_peer", instance.peers_of(director))
+    elif (source := director.link_local(instance)) is not None:
+        # IPv6 adverts leave from a link-local address; from the one the spec names, the
+        # peers' firewalls admit them (an interface has others of its own)
+        block.add("mcast_src_ip", source)
     block.list_block(
         "virtual_ipaddress", [_vip(instance, vip) for vip in instance.virtual_ipaddresses]
     )

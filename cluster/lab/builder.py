@@ -72,11 +72,22 @@ def plan(topo: Topology, devices: dict[str, str] | None = None) -> list[Step]:
         lines = ["link set lo up"]
         for iface in node.interfaces:
             lines.append(f"link set {iface.name} up")
-            lines += [f"addr replace {addr} dev {iface.name}" for addr in iface.addresses]
+            # IPv6 addresses skip duplicate address detection, which would hold each one
+            # back ("tentative") for a second after every build
+            lines += [
+                f"addr replace {addr} dev {iface.name}{' nodad' if ':' in addr else ''}"
+                for addr in iface.addresses
+            ]
         lines += [f"route replace {r.dst} via {r.via}" for r in node.routes]
         sysctls: list[tuple[str, str]] = []
         if node.forwarding:
             sysctls.append(("net.ipv4.ip_forward", "1"))
+        if node.forwarding6:
+            sysctls.append(("net.ipv6.conf.all.forwarding", "1"))
+        if any(":" in addr for iface in node.interfaces for addr in iface.addresses):
+            # a pulled cable keeps a link's addresses; the lab's faults down the link
+            # instead, which would flush its IPv6 ones
+            sysctls.append(("net.ipv6.conf.all.keep_addr_on_down", "1"))
         if node.role == "director":
             # as in the article: a NAT director must not redirect real servers past itself
             sysctls += [
@@ -108,7 +119,13 @@ def _run_step(agent: AgentClient, step: Step) -> None:
 
 
 def build(agent: AgentClient, topo: Topology) -> None:
-    """Create what is missing; the node batches run side by side after the shared steps."""
+    """Create what is missing; the node batches run side by side after the shared steps.
+
+    The switch's bridges and ports are up before any node's link: a link with IPv6 sends
+    at once (neighbour and multicast listener messages), and with the switch's batch
+    running beside the nodes' ones the UML guest's kernel hung in about half of the
+    dual-stack builds (none of 8 with the switch first).
+    """
     macs = {t.switch_mac for t in topo.tunnels()}
     devices = {
         link["mac"]: link["name"]
@@ -117,6 +134,7 @@ def build(agent: AgentClient, topo: Topology) -> None:
     }
     first, switch, *nodes = plan(topo, devices)
     _run_step(agent, first)
-    with ThreadPoolExecutor(max_workers=len(nodes) + 1) as pool:
-        for done in [pool.submit(_run_step, agent, s) for s in (switch, *nodes)]:
+    _run_step(agent, switch)
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        for done in [pool.submit(_run_step, agent, s) for s in nodes]:
             done.result()

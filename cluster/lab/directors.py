@@ -132,16 +132,17 @@ def floating(spec: ClusterSpec) -> dict[str, str]:
 
 
 def addresses(lab: Lab, node: str, up_only: bool = False) -> dict[str, list[str]]:
-    """``ip -br addr``: each interface's IPv4 addresses without prefix.
+    """``ip -br addr``: each interface's addresses, IPv4 and IPv6, without prefix.
 
     ``up_only`` leaves out links that are down: a crashed director keeps its VIPs on its
     dead links, but holds them for nobody.
     """
-    return parse_brief(lab.run(node, "ip", "-br", "-4", "addr").check().stdout, up_only)
+    return parse_brief(lab.run(node, "ip", "-br", "addr").check().stdout, up_only)
 
 
 def parse_brief(text: str, up_only: bool = False) -> dict[str, list[str]]:
-    """``ip -br -4 addr``'s lines as each interface's addresses, without prefix.
+    """``ip -br addr``'s lines (either family or both) as each interface's addresses, without
+    prefix.
 
     >>> parse_brief("eth0@if9  UP  192.168.0.204/24 192.168.0.174/32\\neth1@if7  DOWN\\n", True)
     {'eth0': ['192.168.0.204', '192.168.0.174']}
@@ -160,7 +161,8 @@ def drop_floating(lab: Lab, spec: ClusterSpec, node: str) -> None:
     for iface, addrs in addresses(lab, node).items():
         for addr in addrs:
             if addr in vips:
-                lab.run(node, "ip", "addr", "del", f"{addr}/32", "dev", iface)
+                host = 128 if ":" in addr else 32
+                lab.run(node, "ip", "addr", "del", f"{addr}/{host}", "dev", iface)
 
 
 def start(lab: Lab, spec: ClusterSpec) -> dict[str, str]:

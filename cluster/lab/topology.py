@@ -38,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from cluster.spec import ClusterSpec, load_seed_spec
 
@@ -66,6 +66,7 @@ class Node:
     routes: tuple[Route, ...] = ()
     forwarding: bool = False
     machine: bool = False  # a guest of its own (systemd, a disk) instead of a namespace
+    forwarding6: bool = False  # IPv6 too; a director's is `cluster apply`'s to set
 
     def interface(self, name: str) -> Interface:
         return next(i for i in self.interfaces if i.name == name)
@@ -79,7 +80,12 @@ class Node:
 @dataclass(frozen=True)
 class Segment:
     name: str
-    subnet: str
+    subnet: str  # the IPv4 subnet, or the first one
+    subnets: tuple[str, ...] = ()  # every subnet, one per address family
+
+    @property
+    def networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(s) for s in self.subnets or (self.subnet,))
 
     @property
     def bridge(self) -> str:
@@ -130,6 +136,8 @@ class Topology:
     vip: str  # the floating addresses keepalived moves; not assigned by the builder
     dip: str
     virtualhosts: tuple[str, ...] = ()  # names the real servers' certificates carry
+    vip6: str = ""  # the IPv6 VIP and DIP of a dual-stack spec
+    dip6: str = ""
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -184,75 +192,108 @@ class Topology:
 
 
 CLIENT_SUBNET = ipaddress.ip_network("203.0.113.0/24")  # TEST-NET-3: never routed anywhere
+CLIENT_SUBNET6 = ipaddress.ip_network("2001:db8:0:113::/64")  # its twin in the IPv6 doc prefix
+Address = IPv4Address | IPv6Address
+Network = IPv4Network | IPv6Network
 
 
-def _segment_of(address: IPv4Address, segments: dict[str, IPv4Network]) -> str:
-    for name, subnet in segments.items():
-        if address in subnet:
+def _segment_of(address: Address, segments: dict[str, list[Network]]) -> str:
+    for name, subnets in segments.items():
+        if any(address in subnet for subnet in subnets):
             return name
     raise ValueError(
         f"{address} is in none of the directors' segments "
-        f"({', '.join(f'{n} {s}' for n, s in segments.items())})"
+        f"({', '.join(f'{n} {s}' for n, nets in segments.items() for s in nets)})"
     )
 
 
-def _free_host(subnet: IPv4Network, used: set[IPv4Address]) -> IPv4Address:
+def _free_host(subnet: Network, used: set[Address]) -> Address:
     return next(h for h in subnet.hosts() if h not in used)
 
 
-def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4) -> Topology:
+def _numbered(subnet: Network, host: int) -> str:
+    """Host ``host`` of ``subnet`` with its prefix. An IPv6 host reads as the IPv4 one: host
+    11 of 2001:db8:0:113::/64 is ``2001:db8:0:113::11``, the twin of ``203.0.113.11``."""
+    number = host if subnet.version == 4 else int(str(host), 16)
+    return f"{subnet.network_address + number}/{subnet.prefixlen}"
+
+
+def _by_family(addresses: list[Address]) -> dict[int, list[Address]]:
+    found: dict[int, list[Address]] = {4: [], 6: []}
+    for address in dict.fromkeys(addresses):
+        found[address.version].append(address)
+    return found
+
+
+def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4, spares: int = 0) -> Topology:
     """The lab for ``spec``: its directors as written, a node per real server, the SMTP sink,
     a router, and ``clients`` clients with ``sources`` source addresses each (to show
     persistence and source hashing).
 
-    Segments and their subnets come from the directors' interfaces. Real servers sit on the
-    segment holding their address and route through the VRRP address there (the DIP). The
-    router takes the first free address of the segment that holds the first virtual service
-    (where clients come from) and gets no route to any other segment, so clients reach the
-    VIP but not the real servers. Clients live in TEST-NET-3, never routed anywhere.
+    Segments and their subnets come from the directors' interfaces, one per address family
+    (link-local addresses aside). Real servers sit on the segment holding their address and
+    route through the VRRP address there (the DIP). A spec that names IPv6 real servers
+    too gives the n-th one to the node of the n-th IPv4 one (a dual-stack server). The
+    router takes the first free address of the segment that holds the first virtual
+    service (where clients come from), in each family it has, and gets no route to any
+    other segment, so clients reach the VIP but not the real servers. Clients live in
+    TEST-NET-3, and in 2001:db8:0:113::/64 when the front segment has IPv6.
+
+    ``spares`` adds real servers that the spec does not name (``realserver3`` ...), next
+    on the real servers' segment, for adding one to a running cluster.
     """
-    subnets: dict[str, IPv4Network] = {}
+    subnets: dict[str, list[Network]] = {}
     for director in spec.directors:
         for iface in director.interfaces:
             for addr in iface.addresses:
-                subnets.setdefault(iface.segment, addr.network)
+                nets = subnets.setdefault(iface.segment, [])
+                if not addr.ip.is_link_local and addr.network not in nets:
+                    nets.append(addr.network)
     floating = [a.ip for inst in spec.vrrp.instances for a in inst.virtual_ipaddresses]
     services = [vs for vs in spec.virtual_services if vs.address is not None]
     if not services:
         raise ValueError("the lab needs a virtual service with an address for clients to reach")
+    vips = _by_family([vs.address for vs in services if vs.address is not None])
     vip = services[0].address
     front = _segment_of(vip, subnets)
     used = {a.ip for d in spec.directors for i in d.interfaces for a in i.addresses}
-    used |= {*floating, *(rs.address for vs in services for rs in vs.real_servers)}
+    servers = _by_family([rs.address for vs in services for rs in vs.real_servers])
+    used |= {*floating, *servers[4], *servers[6]}
     smtp = spec.notification.smtp_server if spec.notification else None
     if smtp is not None:
         used.add(smtp)
-    router_ip = _free_host(subnets[front], used)
+    routers = {net.version: _free_host(net, used) for net in subnets[front]}
 
-    def gateway(segment: str) -> str:
-        """The floating address on ``segment`` if there is one (the DIP), else the router."""
-        on_segment = [ip for ip in floating if ip in subnets[segment] and ip != vip]
-        return str(on_segment[0] if on_segment else router_ip)
+    def gateways(segment: str) -> tuple[Route, ...]:
+        """Per family, the floating address on ``segment`` if there is one (the DIP), else
+        the router."""
+        found = []
+        for router in routers.values():
+            on_segment = [
+                ip for ip in floating
+                if ip.version == router.version and ip not in vips[ip.version]
+                and any(ip in net for net in subnets[segment])
+            ]  # fmt: skip
+            found.append(Route("default", str(on_segment[0] if on_segment else router)))
+        return tuple(found)
 
-    def plug(segment: str, address: IPv4Address) -> Interface:
-        return Interface("eth0", segment, (f"{address}/{subnets[segment].prefixlen}",))
+    def plug(segment: str, *addresses: Address) -> Interface:
+        prefix = {net.version: net.prefixlen for net in subnets[segment]}
+        return Interface("eth0", segment, tuple(f"{a}/{prefix[a.version]}" for a in addresses))
 
-    gw = CLIENT_SUBNET.network_address + 1
+    client_nets = [net for net in (CLIENT_SUBNET, CLIENT_SUBNET6) if net.version in routers]
+    client_routes = tuple(Route("default", str(net.network_address + 1)) for net in client_nets)
+    client_hosts = [(net, s) for net in client_nets for s in range(1, sources + 1)]
     nodes: list[Node] = [
         Node(
             f"client{c}",
             "client",
             (
                 Interface(
-                    "eth0",
-                    "client",
-                    tuple(
-                        f"{gw - 1 + 10 * c + s}/{CLIENT_SUBNET.prefixlen}"
-                        for s in range(1, sources + 1)
-                    ),
+                    "eth0", "client", tuple(_numbered(n, 10 * c + s) for n, s in client_hosts)
                 ),
             ),
-            (Route("default", str(gw)),),
+            client_routes,
         )
         for c in range(1, clients + 1)
     ]
@@ -261,10 +302,15 @@ def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4) -> Topology
             "router",
             "router",
             (
-                Interface("eth0", "client", (f"{gw}/{CLIENT_SUBNET.prefixlen}",)),
-                Interface("eth1", front, (f"{router_ip}/{subnets[front].prefixlen}",)),
+                Interface("eth0", "client", tuple(_numbered(net, 1) for net in client_nets)),
+                Interface(
+                    "eth1",
+                    front,
+                    tuple(f"{routers[net.version]}/{net.prefixlen}" for net in subnets[front]),
+                ),
             ),
-            forwarding=True,
+            forwarding=4 in routers,
+            forwarding6=6 in routers,
         )
     )
     nodes += [
@@ -275,38 +321,40 @@ def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4) -> Topology
                 Interface(i.name, i.segment, tuple(str(a) for a in i.addresses))
                 for i in d.interfaces
             ),
-            (Route("default", str(router_ip)),),
+            tuple(Route("default", str(router)) for router in routers.values()),
             forwarding=True,
         )
         for d in spec.directors
     ]
-    real = dict.fromkeys(rs.address for vs in services for rs in vs.real_servers)
-    for n, address in enumerate(real, 1):
+    back = _segment_of(servers[4][0], subnets) if servers[4] else front
+    spare = set(used)
+    for _ in range(spares):
+        servers[4].append(_free_host(next(n for n in subnets[back] if n.version == 4), spare))
+        if any(n.version == 6 for n in subnets[back]):
+            servers[6].append(_free_host(next(n for n in subnets[back] if n.version == 6), spare))
+        spare |= {servers[4][-1], *servers[6][-1:]}
+    for n, address in enumerate(servers[4], 1):
         segment = _segment_of(address, subnets)
-        nodes.append(
-            Node(
-                f"realserver{n}",
-                "realserver",
-                (plug(segment, address),),
-                (Route("default", gateway(segment)),),
-            )
-        )
+        twin = servers[6][n - 1 : n]
+        nodes.append(Node(f"realserver{n}", "realserver", (plug(segment, address, *twin),),
+                          gateways(segment)))  # fmt: skip
     if smtp is not None:
         segment = _segment_of(smtp, subnets)
-        nodes.append(
-            Node("smtp", "smtp", (plug(segment, smtp),), (Route("default", str(router_ip)),))
-        )
+        routes = tuple(r for r in gateways(segment) if (":" in r.via) == (smtp.version == 6))
+        nodes.append(Node("smtp", "smtp", (plug(segment, smtp),), routes))
     segments = (
-        Segment("client", str(CLIENT_SUBNET)),
-        *(Segment(name, str(net)) for name, net in subnets.items()),
+        Segment("client", str(CLIENT_SUBNET), tuple(map(str, client_nets))),
+        *(Segment(name, str(nets[0]), tuple(map(str, nets))) for name, nets in subnets.items()),
     )
-    back = _segment_of(next(iter(real)), subnets) if real else front
+    dips = gateways(back)
     return Topology(
         tuple(nodes),
         segments,
         vip=str(vip),
-        dip=gateway(back),
+        dip=dips[0].via,
         virtualhosts=tuple(dict.fromkeys(vs.virtualhost for vs in services if vs.virtualhost)),
+        vip6=str(vips[6][0]) if vips[6] else "",
+        dip6=dips[1].via if len(dips) > 1 else "",
     )
 
 

@@ -58,8 +58,10 @@ class _Request:
     def __init__(self, host: str, port: int, sent: float) -> None:
         self.sent = sent
         self.data = b""
-        self.request = f"GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lab-probe\r\n\r\n".encode()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        name = f"[{host}]" if ":" in host else host
+        self.request = f"GET / HTTP/1.0\r\nHost: {name}\r\nUser-Agent: lab-probe\r\n\r\n".encode()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.sock.connect_ex((host, port))
 
@@ -264,8 +266,9 @@ def connect(host: str, port: int, plan: list[list[Any]], release: Path, timeout:
 
 
 def _target(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, an IPv6 host in brackets: ``[2001:db8::174]:80``."""
     host, _, port = text.rpartition(":")
-    return host, int(port)
+    return host.strip("[]"), int(port)
 
 
 def main(argv: list[str] | None = None) -> None:

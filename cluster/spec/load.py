@@ -41,6 +41,8 @@ from cluster.spec.validate import validate_spec
 
 SEED_NAME = "seed.yaml"
 SEED_TEXT = resources.files("cluster.spec").joinpath(SEED_NAME).read_text()
+#: The seed with IPv6 beside IPv4: a VIP, a DIP and a service per family.
+DUAL_STACK_PATH = Path(str(resources.files("cluster.spec").joinpath("dual-stack.yaml")))
 
 PathItem = str | int
 

@@ -154,6 +154,16 @@ class Director(Model):
         """This director's VRRP priority for the instance named ``instance``."""
         return self.priorities.get(instance, self.priority)
 
+    def link_local(self, instance: VrrpInstance) -> IPv6Address | None:
+        """The link-local address this director lists on an IPv6 instance's link, which
+        VRRPv3 sends the instance's multicast adverts from; None for an IPv4 instance."""
+        interface = self.interface(instance.interface)
+        if interface is None or instance.virtual_ipaddresses[0].version != 6:
+            return None
+        return next(
+            (a.ip for a in interface.addresses if a.version == 6 and a.ip.is_link_local), None
+        )
+
     def own_addresses(self, instance: VrrpInstance) -> set[IPv4Address | IPv6Address]:
         """The addresses that are this director's on ``instance``'s link: the ones on its
         interface, and the unicast source address it sends the instance's adverts from."""

@@ -467,6 +467,43 @@ def _ipv6_vips_need_v3(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
             )
 
 
+def _one_family_per_instance(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """keepalived keeps the family of an instance's first address and ignores VIPs of the
+    other, so a dual-stack VIP needs an instance per family."""
+    for i, instance in enumerate(spec.vrrp.instances):
+        family = instance.virtual_ipaddresses[0].version
+        for j, vip in enumerate(instance.virtual_ipaddresses):
+            if vip.version != family:
+                yield Problem(
+                    locate(["vrrp", "instances", i, "virtual_ipaddresses", j]),
+                    f"{instance.name} is an IPv{family} instance; keepalived ignores its "
+                    f"IPv{vip.version} address {vip}",
+                    fix=f"move {vip} to a VRRP instance of its own (version: 3), in the same "
+                    "sync group",
+                )
+
+
+def _ipv6_link_locals(spec: ClusterSpec, locate: Locate) -> Iterator[Problem]:
+    """IPv6 adverts come from link-local addresses. Only those the spec lists can the peers'
+    firewalls admit alone; without them, any host's link-local address on the link passes."""
+    for instance in spec.vrrp.instances:
+        if instance.unicast_peers or instance.virtual_ipaddresses[0].version != 6:
+            continue
+        for d, director in enumerate(spec.directors):
+            interface = director.interface(instance.interface)
+            if len(spec.directors) > 1 and interface and not director.link_local(instance):
+                yield Problem(
+                    locate(["directors", d, "interfaces",
+                            director.interfaces.index(interface), "addresses"]),
+                    f"{director.name} lists no link-local address on {interface.name}, where "
+                    f"{instance.name} sends IPv6 adverts from one, so the other directors' "
+                    "firewalls admit VRRP from any host's link-local address there",
+                    severity="warning",
+                    fix=f"give {interface.name} a fixed link-local address (such as "
+                    "fe80::1/64), here and on the host",
+                )  # fmt: skip
+
+
 RULES: tuple[Rule, ...] = (
     _unique_names,
     _priorities,
@@ -479,6 +516,8 @@ RULES: tuple[Rule, ...] = (
     _virtual_server_groups,
     _notification,
     _ipv6_vips_need_v3,
+    _one_family_per_instance,
+    _ipv6_link_locals,
     _director_instances,
     _unicast,
 )

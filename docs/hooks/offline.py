@@ -32,6 +32,9 @@ _EXTERNAL_ASSET = re.compile(
 )
 
 
+_NAMES_THE_PAGE = re.compile(r"""<link\b[^>]*\srel\s*=\s*["']?(?:canonical|alternate)\b""", re.I)
+
+
 def on_page_content(html: str, page, config, files) -> str:
     if page.file.src_uri.endswith(".ipynb") and _MERMAID_DIAGRAM not in html:
         html = _MERMAID_LOADER.sub("", html)
@@ -49,5 +52,13 @@ def on_post_page(output: str, page, config) -> str:
 
 
 def external_assets(html: str) -> list[str]:
-    """Each reference to an asset on another host, as it appears in the page."""
-    return sorted({match.group(0)[-120:] for match in _EXTERNAL_ASSET.finditer(html)})
+    """Each reference to an asset on another host, as it appears in the page. A link that
+    only names the page's address (``rel="canonical"``, which ``mkdocs serve`` adds with its
+    own http://127.0.0.1 URL) is no asset: a browser fetches nothing for it."""
+    return sorted(
+        {
+            match.group(0)[-120:]
+            for match in _EXTERNAL_ASSET.finditer(html)
+            if not _NAMES_THE_PAGE.search(match.group(0))
+        }
+    )

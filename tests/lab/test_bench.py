@@ -66,6 +66,9 @@ def cluster(lab: Lab) -> Lab:
 @pytest.fixture(scope="module")
 def first_load(cluster: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("load") / "a.json"
+    # a throwaway run first: the first requests after the set-up are slower (keepalived's
+    # checkers and ARP settling), and compare's "same code" run must meet the same lab
+    bench("load", "-n", "60", "-c", "10", "-o", str(out))
     bench(*LOAD, "-o", str(out), "--chart", str(out.with_suffix("")))
     return out
 
@@ -113,7 +116,9 @@ def test_compare_is_quiet_on_the_same_code_and_flags_a_slowed_real_server(
         cluster.fault("realserver1", "clear")
     worse = bench("compare", str(first_load), str(slowed), check=False)
     assert worse.returncode == 1, worse.stdout
-    assert "requests/s (worse)" in worse.stdout and "latency p90 ms (worse)" in worse.stdout
+    # half the answers wait 250 ms: their latency leaves the noise on any host; requests/s
+    # does too on a quiet one, but not always beside a busy neighbour, so it is not asserted
+    assert "latency p90 ms (worse)" in worse.stdout, worse.stdout
 
 
 def test_failover_writes_trials_and_charts(cluster: Lab, tmp_path: Path) -> None:
@@ -137,7 +142,8 @@ def test_ipvs_scale_small_in_a_lab_node(cluster: Lab, tmp_path: Path) -> None:
     for size in doc["sizes"]:
         assert size["other_entries_unchanged"]
         assert size["runs"][0]["cycle_plan"]  # the cycle set the weight back
-        assert set(size["process_phases_s"]) == {"start_s", "parse_s", "read_and_plan_s", "apply_s"}
+        phases = {"start_s", "parse_s", "read_and_plan_s", "plan_text_s", "apply_s"}
+        assert set(size["process_phases_s"]) == phases
     charts(tmp_path / "ipvs", "scale")
 
 
