@@ -4,7 +4,9 @@
 #                           nftables, ab, ip, ping for track scripts, kmod, openssl), and what
 #                           the lab's guest kernels need: gcc for UML's register fix-up,
 #                           qemu-system-x86 for the QEMU guest, zstd for newer kernel images,
-#                           and chromium, the real browser tests/test_docs.py opens the site in
+#                           systemd and e2fsprogs for a lab machine (systemd as its PID 1, its
+#                           disk made by mkfs.ext4), and chromium, the real browser that
+#                           tests/test_docs.py opens the site in
 #   scripts/setup.sh venv   a virtual environment in .venv with the package and its dev tools
 #   scripts/setup.sh        both (what the other scripts call)
 # A second run only checks and returns.
@@ -12,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(keepalived ipvsadm iptables nftables apache2-utils iproute2 iputils-ping kmod openssl
-  python3-venv gcc libc6-dev qemu-system-x86 zstd chromium)
+  python3-venv gcc libc6-dev qemu-system-x86 zstd systemd e2fsprogs chromium)
 
 install_debs() {
   local missing=() p

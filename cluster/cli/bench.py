@@ -60,6 +60,18 @@ def register(commands: Subcommands) -> None:
     p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     p.set_defaults(run=cmd_bench_lab)
     p = kinds.add_parser(
+        "reboot",
+        help="time a director's reboot under systemd: away, peer master, back, master again",
+        description="Take any lab down, bring it up with director01 as a machine of its own "
+        "(systemd as PID 1, a disk that keeps its files), run cluster apply on both "
+        "directors, then reboot director01 TRIALS times, timing until the peer is master, "
+        "until the machine's agent and system are back and until it is master again, and "
+        "whether cluster status is clean. Leaves the lab up. Needs root.",
+    )
+    p.add_argument("--trials", type=positive, default=3, help="reboots (default 3)")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
+    p.set_defaults(run=cmd_bench_reboot)
+    p = kinds.add_parser(
         "load",
         help="ab through the VIP from a lab client, counted from ab, IPVS and the real servers",
         description="Run ApacheBench in a lab client against URL (default: the running "
@@ -277,6 +289,13 @@ def cmd_bench_lab(args: argparse.Namespace) -> int:
     from cluster.bench.lab import bench_lab
 
     write_result(bench_lab(args.mode, progress, args.n), args.output)
+    return 0
+
+
+def cmd_bench_reboot(args: argparse.Namespace) -> int:
+    from cluster.bench.reboot import bench_reboot
+
+    write_result(bench_reboot(progress, args.trials), args.output)
     return 0
 
 

@@ -27,7 +27,9 @@ def register(commands: Subcommands) -> None:
         "set up this director as the spec says, as a whole or not at all",
         "Plan the changes this director needs (sysctls, firewall, the IPVS table with "
         "ipvs: direct, keepalived.conf and keepalived, the /etc/sysctl.d file), print them "
-        "as a diff, and apply them in that order. If a step fails, the steps before it are "
+        "as a diff, and apply them in that order. Where systemd runs the director, keepalived "
+        "runs as keepalived.service with our options, and the modules, the firewall and "
+        "keepalived are set to come back at boot. If a step fails, the steps before it are "
         "rolled back and the error names the step. A second run prints 'no changes'. Run "
         "it as root on the director itself.",
     )
@@ -111,12 +113,13 @@ def _need_root() -> None:
 def cmd_apply(args: argparse.Namespace) -> int:
     from cluster.director.apply import apply_director, read_live
     from cluster.director.plan import Layout, desired_state, make_director_plan
+    from cluster.director.systemd import service_manager
     from cluster.firewall.apply import ask
 
     spec = load_spec(args.spec)
     _need_root()
     layout = Layout(args.root)
-    desired = desired_state(spec, args.node, args.backend, layout)
+    desired = desired_state(spec, args.node, args.backend, layout, service_manager(layout.root))
     plan = make_director_plan(desired, read_live(desired, layout), args.prune)
     print(plan.text(), end="", flush=True)
     if plan.empty or args.dry_run:

@@ -33,6 +33,14 @@ def register(commands: Subcommands) -> None:
     mode_argument(p)
     p.add_argument("--clients", type=positive, default=1, help="client nodes (default 1)")
     p.add_argument(
+        "--machine",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="make NODE a machine of its own (systemd as PID 1, a disk, reboots) instead of "
+        "a namespace; repeatable; on the uml or qemu kernel",
+    )
+    p.add_argument(
         "--spares",
         type=int,
         choices=range(10),
@@ -42,6 +50,12 @@ def register(commands: Subcommands) -> None:
         "later (cluster realserver add ... --lab); default 0",
     )
     p.set_defaults(run=cmd_lab_up)
+    p = actions.add_parser(
+        "reboot",
+        help="reboot a lab machine (systemctl reboot) and wait until its system is up",
+    )
+    p.add_argument("node", metavar="NODE", help="a node made a machine by lab up --machine")
+    p.set_defaults(run=cmd_lab_reboot)
     p = actions.add_parser("down", help="remove everything the lab made, even after a crash")
     p.set_defaults(run=cmd_lab_down)
     p = actions.add_parser("status", help="nodes, interfaces, addresses and services")
@@ -120,11 +134,25 @@ def mode_argument(parser: argparse.ArgumentParser) -> None:
 
 def cmd_lab_up(args: argparse.Namespace) -> int:
     from cluster.lab import Lab
-    from cluster.lab.topology import from_spec
+    from cluster.lab.topology import as_machines, from_spec
 
     topology = from_spec(load_spec(args.spec), clients=args.clients, spares=args.spares)
+    try:
+        topology = as_machines(topology, args.machine)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     with Lab.up(topology, progress=progress, mode=args.mode) as lab:
         print(f"lab up ({lab.state.mode} mode): {', '.join(lab.nodes)}")
+    return 0
+
+
+def cmd_lab_reboot(args: argparse.Namespace) -> int:
+    from cluster.lab import Lab
+
+    with Lab() as lab:
+        took = lab.reboot(args.node)
+    print(f"{args.node} rebooted: agent back after {took['agent_s']} s, "
+          f"system up after {took['up_s']} s")  # fmt: skip
     return 0
 
 

@@ -7,14 +7,19 @@ order and :class:`ApplyError` names the failed step and why; the director is lef
 operator out: unless confirmed in time, all of it is rolled back, as ``iptables-apply`` does.
 
 It runs in the network namespace it was started in: ``cluster apply`` on a real director,
-``cluster lab apply`` inside a lab director (with a :class:`Layout` root of its own). Needs
-root. Example, on a director::
+``cluster lab apply`` inside a lab director (with a :class:`Layout` root of its own). Where
+systemd runs the director (:func:`~cluster.director.systemd.service_manager`), keepalived runs
+as the distribution's ``keepalived.service`` and the boot files of
+:mod:`~cluster.director.boot` are written and enabled; elsewhere the kit starts keepalived
+itself. Needs root. Example, on a director::
 
     from cluster.director.apply import apply_director, read_live
     from cluster.director.plan import desired_state, make_director_plan
+    from cluster.director.systemd import service_manager
     from cluster.spec import load_spec
 
-    desired = desired_state(load_spec("cluster.yaml"), "director01")
+    manager = service_manager("/")
+    desired = desired_state(load_spec("cluster.yaml"), "director01", manager=manager)
     plan = make_director_plan(desired, read_live(desired))
     print(plan.text())
     apply_director(plan, desired)
@@ -30,16 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.command import run_status
+from cluster.director.boot import EVENTS, KEEPALIVED
 from cluster.director.plan import (
     REAL_DIRECTOR,
     Desired,
     DirectorPlan,
+    Edit,
     Layout,
     Live,
     desired_state,
     make_director_plan,
 )
 from cluster.director.status import DirectorStatus, pool_report
+from cluster.director.systemd import service_manager, systemctl, unit_states
 from cluster.errors import ApplyError, ClusterError
 from cluster.files import write_atomic
 from cluster.firewall import BackendName
@@ -104,7 +112,15 @@ def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR, table: bool = Fa
     """The director's current state, in the terms of ``desired``. The IPVS table is read
     when ``table`` asks for it or when it is, or was until now, apply's own."""
     pids = keepalived_on_this_machine(desired.node, layout).pids()
-    vrrp_only = "parent" in pids and "-P" in _argv(pids["parent"])
+    running, argv = "parent" in pids, _argv(pids.get("parent"))
+    boot_files: dict[str, str | None] = {}
+    enabled: dict[str, bool] = {}
+    if desired.boot is not None:  # systemd's keepalived.service runs it, whatever pid files say
+        units = unit_states(KEEPALIVED, *desired.boot.enabled)
+        running, argv = units[KEEPALIVED].active, _argv(units[KEEPALIVED].main_pid)
+        boot_files = {path: _read(path) for path in (*desired.boot.service, *desired.boot.files)}
+        enabled = {unit: units[unit].enabled for unit in desired.boot.enabled}
+    vrrp_only = running and "-P" in argv
     ipvs = Table(())
     if table or desired.vrrp_only or vrrp_only:
         from cluster.ipvs.netlink import read_table  # pyroute2 costs seconds to import
@@ -116,14 +132,18 @@ def read_live(desired: Desired, layout: Layout = REAL_DIRECTOR, table: bool = Fa
         firewall=firewall.read_loaded(desired.firewall_backend),
         ipvs=ipvs,
         keepalived_conf=_read(layout.keepalived_conf),
-        keepalived_running="parent" in pids,
+        keepalived_running=running,
         keepalived_vrrp_only=vrrp_only,
+        keepalived_argv=tuple(argv),
+        boot_files=boot_files,
+        enabled=enabled,
     )
 
 
-def _argv(pid: int) -> list[str]:
+def _argv(pid: int | None) -> list[str]:
+    """A process's command line; empty when there is none (no pid, or it is gone)."""
     with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        return Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0") if pid else []
     return []
 
 
@@ -194,10 +214,18 @@ def apply_director(
         )
     if plan.ipvs_first and not plan.ipvs.empty:
         _ipvs_step(steps, plan)
+    if plan.service_files:
+        steps.run(
+            "keepalived.service",
+            lambda: _write_unit_files(plan.service_files, undo=True),
+            lambda: _write_unit_files(plan.service_files, undo=False),
+        )
     if plan.keepalived_action != "none":
         _keepalived_step(steps, plan, desired, layout)
     if not plan.ipvs_first and not plan.ipvs.empty:
         _ipvs_step(steps, plan)
+    if plan.boot_files or plan.enable:
+        _boot_step(steps, plan)
     if plan.sysctl_conf is not None:
         steps.run(
             f"write {layout.sysctl_conf}",
@@ -220,10 +248,39 @@ def _ipvs_step(steps: _Steps, plan: DirectorPlan) -> None:
     steps.run("ipvs", undo, lambda: apply_plan(plan.ipvs))
 
 
+def _write_unit_files(edits: tuple[Edit, ...], undo: bool) -> None:
+    """Write (or, to undo, put back) unit files, and have systemd read them again. The VRRP
+    event reader restarts if its own unit changed (the FIFO keeps what comes meanwhile)."""
+    for edit in edits:
+        _restore_file(edit.name, edit.old if undo else edit.new, 0o644)()
+    systemctl("daemon-reload")
+    if any(edit.name.endswith(f"/{EVENTS}") for edit in edits):
+        systemctl("try-restart", EVENTS)
+
+
+def _boot_step(steps: _Steps, plan: DirectorPlan) -> None:
+    """The files only the next boot reads, then the units it starts; undone in reverse."""
+
+    def do() -> None:
+        _write_unit_files(plan.boot_files, undo=False)
+        if plan.enable:
+            systemctl("enable", *plan.enable)
+
+    def undo() -> None:
+        if plan.enable:
+            systemctl("disable", *plan.enable)
+        _write_unit_files(plan.boot_files, undo=True)
+
+    steps.run("boot", undo, do)
+
+
 def _keepalived_step(steps: _Steps, plan: DirectorPlan, desired: Desired, layout: Layout) -> None:
     keepalived = keepalived_on_this_machine(desired.node, layout)
     old_conf = plan.keepalived_conf.old if plan.keepalived_conf else desired.keepalived_conf
     action = plan.keepalived_action
+    if desired.boot is not None:
+        _systemd_keepalived_step(steps, plan, desired, layout, keepalived, old_conf)
+        return
 
     def test() -> None:
         _refuse_foreign_keepalived(layout)
@@ -252,11 +309,68 @@ def _keepalived_step(steps: _Steps, plan: DirectorPlan, desired: Desired, layout
     steps.run(f"keepalived {plan.keepalived_action}", undo, do)
 
 
-def _refuse_foreign_keepalived(layout: Layout) -> None:
-    """A keepalived started by systemd would fight ours over the VIPs and the IPVS table."""
+def _systemd_keepalived_step(
+    steps: _Steps,
+    plan: DirectorPlan,
+    desired: Desired,
+    layout: Layout,
+    keepalived: Keepalived,
+    old_conf: str | None,
+) -> None:
+    """keepalived as ``keepalived.service``: started, reloaded (SIGHUP, through the unit) or
+    restarted by systemd. A keepalived that an earlier ``cluster apply`` started itself (the
+    kit before systemd ran it) is stopped first, and started again by the undo."""
+    action = plan.keepalived_action
+    unit_pid = unit_states(KEEPALIVED)[KEEPALIVED].main_pid
+    kit_started = action == "start" and keepalived.running()
+    kit_vrrp_only = kit_started and "-P" in _argv(keepalived.pids().get("parent"))
+
+    def test() -> None:
+        _refuse_foreign_keepalived(layout, unit_pid)
+        warnings = keepalived.test(desired.keepalived_conf)
+        if warnings:
+            raise ApplyError("keepalived -t", f"warned, so nothing was written:\n{warnings}")
+
+    def run_unit(verb: str) -> None:
+        if verb == "reload":
+            systemctl("reload", KEEPALIVED)
+            return
+        keepalived.forget_pids()
+        systemctl(verb, KEEPALIVED)
+        keepalived.wait_started()
+
+    def do() -> None:
+        keepalived.install(desired.keepalived_conf)
+        if kit_started:
+            keepalived.stop()
+        run_unit(action)
+
+    def undo() -> None:
+        _restore_file(layout.keepalived_conf, old_conf, 0o600)()
+        if plan.service_files:
+            _write_unit_files(plan.service_files, undo=True)
+        if action != "start":
+            run_unit(action)
+            return
+        systemctl("stop", KEEPALIVED)
+        if kit_started:
+            keepalived.launch(vrrp_only=kit_vrrp_only)
+
+    steps.run("keepalived -t", lambda: None, test)
+    steps.run(f"keepalived {action} ({KEEPALIVED})", undo, do)
+
+
+def _refuse_foreign_keepalived(layout: Layout, ours: int = 0) -> None:
+    """A keepalived started by systemd would fight ours over the VIPs and the IPVS table;
+    ``ours`` is the pid of the keepalived.service that apply itself restarts."""
     pid_file = Path(layout.root) / "run/keepalived.pid"
     text = _read(str(pid_file))
-    if text and text.strip().isdigit() and Path(f"/proc/{text.strip()}").exists():
+    if (
+        text
+        and text.strip().isdigit()
+        and int(text) != ours
+        and Path(f"/proc/{text.strip()}").exists()
+    ):
         raise ApplyError(
             "keepalived",
             f"another keepalived runs (pid {text.strip()}, {pid_file}), probably the "
@@ -275,7 +389,7 @@ def read_status(
     With keepalived owning the table, the real servers missing from it are probed once with
     their own health checks, to tell "down, rightly removed" from drift.
     """
-    desired = desired_state(spec, node, backend, layout)
+    desired = desired_state(spec, node, backend, layout, service_manager(layout.root))
     live = read_live(desired, layout, table=True)
     plan = make_director_plan(desired, live)
     table = live.ipvs
@@ -293,4 +407,5 @@ def read_status(
         keepalived_pids=keepalived.pids(),
         vrrp=current_states(keepalived.events()),
         pool=pool_report(spec, table, down),
+        unit=KEEPALIVED if desired.boot is not None else "",
     )

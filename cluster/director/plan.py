@@ -13,7 +13,11 @@ compares the two, part by part, in the order apply runs them:
    services they made. Handing the table back to keepalived is the one exception: the
    spec's services are deleted *before* keepalived restarts, since its checkers fail on
    services that exist;
-5. the persistent /etc/sysctl.d file, last, so a failed apply never leaves a boot-time
+5. under systemd only (:mod:`cluster.director.boot`): the drop-in and the event reader's
+   unit before keepalived (re)starts under ``keepalived.service``, and after everything
+   else the files that only the next boot reads (modules, the firewall's own files and its
+   unit) and the units enabled;
+6. the persistent /etc/sysctl.d file, last, so a failed apply never leaves a boot-time
    setting the running system does not have.
 
 An empty plan is what makes a second apply print "no changes" and touch nothing.
@@ -36,6 +40,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cluster.director.boot import Boot, systemd_boot
 from cluster.firewall import BACKENDS, BackendName
 from cluster.firewall.rules import RuleSet, director_rules
 from cluster.ipvs.plan import Plan, make_plan
@@ -46,6 +51,8 @@ from cluster.spec.model import ClusterSpec
 from cluster.sysctl import SYSCTL_FILE, director_sysctls, render_sysctl_conf
 
 KeepalivedAction = Literal["start", "reload", "restart", "none"]
+#: what starts keepalived at boot; without one (the lab's directors), ``cluster apply`` does
+ServiceManager = Literal["systemd"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,18 @@ class Layout:
     def keepalived_files(self) -> Files:
         return Files(self.run_dir, self.keepalived_conf)
 
+    @property
+    def modules_load(self) -> str:
+        return self._path("/etc/modules-load.d/lvs-cluster.conf")
+
+    def unit(self, name: str) -> str:
+        """A systemd unit of ours, or a drop-in (``keepalived.service.d/NAME.conf``)."""
+        return self._path(f"/etc/systemd/system/{name}")
+
+    def firewall_file(self, program: str) -> str:
+        """The rules that the boot-time firewall unit loads with ``program``."""
+        return self._path(f"/etc/lvs-cluster/{program}.rules")
+
 
 REAL_DIRECTOR = Layout()
 
@@ -91,6 +110,7 @@ class Desired:
     table: Table  # the spec's IPVS table, whoever programs it
     keepalived_conf: str
     vrrp_only: bool  # ipvs: direct; keepalived runs with -P
+    boot: Boot | None = None  # under systemd: what restores the director at boot
 
     @property
     def ipvs(self) -> Table | None:
@@ -114,6 +134,9 @@ class Live:
     keepalived_conf: str | None
     keepalived_running: bool
     keepalived_vrrp_only: bool = False  # runs with -P: VRRP only, no checkers
+    keepalived_argv: tuple[str, ...] = ()  # the running parent's command line
+    boot_files: dict[str, str | None] = field(default_factory=dict)  # Boot's paths, as they are
+    enabled: dict[str, bool] = field(default_factory=dict)  # Boot's units: enabled at boot?
 
     @classmethod
     def nothing(cls, backend: BackendName) -> Live:
@@ -127,20 +150,29 @@ def desired_state(
     node: str,
     backend: BackendName | None = None,
     layout: Layout = REAL_DIRECTOR,
+    manager: ServiceManager | None = None,
 ) -> Desired:
-    """Render the spec for director ``node``; ``backend`` overrides ``firewall.backend``."""
+    """Render the spec for director ``node``; ``backend`` overrides ``firewall.backend``;
+    ``manager`` is the service manager that starts keepalived and the firewall at boot."""
     chosen: BackendName = backend or spec.firewall.backend
+    rules = director_rules(spec, node)
+    vrrp_only = spec.ipvs == "direct"
     return Desired(
         node=node,
         sysctls=director_sysctls(spec, node),
         sysctl_conf=render_sysctl_conf(spec, node),
         firewall_backend=chosen,
-        firewall_rules=director_rules(spec, node),
+        firewall_rules=rules,
         table=desired_table(spec),
         keepalived_conf=render_keepalived_conf(
             spec, node, notify_fifo=layout.keepalived_files.fifo
         ),
-        vrrp_only=spec.ipvs == "direct",
+        vrrp_only=vrrp_only,
+        boot=(
+            systemd_boot(spec, node, layout, rules, chosen, vrrp_only)
+            if manager == "systemd"
+            else None
+        ),
     )
 
 
@@ -174,6 +206,10 @@ class DirectorPlan:
     keepalived_conf: Edit | None = None
     keepalived_action: KeepalivedAction = "none"
     sysctl_conf: Edit | None = None
+    keepalived_why: str = ""  # why it restarts, when not for the usual reason of its action
+    service_files: tuple[Edit, ...] = ()  # systemd: what keepalived's unit reads at start
+    boot_files: tuple[Edit, ...] = ()  # systemd: what only the next boot reads
+    enable: tuple[str, ...] = ()  # systemd: units to enable
 
     def parts(self) -> list[tuple[str, str]]:
         """The non-empty parts in apply order, each as (step name, readable diff)."""
@@ -188,11 +224,16 @@ class DirectorPlan:
         parts += ipvs if self.ipvs_first else []
         if self.keepalived_conf is not None:
             parts.append(("keepalived.conf", self.keepalived_conf.diff()))
+        if self.service_files:
+            parts.append(("keepalived.service", "".join(e.diff() for e in self.service_files)))
         if self.keepalived_action != "none":
-            why = {"start": "not running", "reload": "config changed",
+            why = self.keepalived_why or {"start": "not running", "reload": "config changed",
                    "restart": "ipvs ownership changed"}[self.keepalived_action]  # fmt: skip
             parts.append(("keepalived", f"{self.keepalived_action} keepalived ({why})\n"))
         parts += [] if self.ipvs_first else ipvs
+        if self.boot_files or self.enable:
+            enable = "".join(f"enable {unit}\n" for unit in self.enable)
+            parts.append(("boot", "".join(e.diff() for e in self.boot_files) + enable))
         if self.sysctl_conf is not None:
             parts.append(("sysctl.d", self.sysctl_conf.diff()))
         return parts
@@ -224,11 +265,15 @@ def make_director_plan(desired: Desired, live: Live, prune: bool = False) -> Dir
         if live.firewall.get(program, "") != text
     )
     conf_changed = live.keepalived_conf != desired.keepalived_conf
+    boot = desired.boot
     action: KeepalivedAction = "none"
+    why = ""
     if not live.keepalived_running:
         action = "start"
     elif live.keepalived_vrrp_only != desired.vrrp_only:
         action = "restart"  # -P is a command-line flag: a reload cannot add or drop it
+    elif boot is not None and live.keepalived_argv[-len(boot.options) :] != boot.options:
+        action, why = "restart", "its options changed"
     elif conf_changed:
         action = "reload"
     ipvs, handover = Plan(), False
@@ -260,4 +305,15 @@ def make_director_plan(desired: Desired, live: Live, prune: bool = False) -> Dir
             if live.sysctl_conf != desired.sysctl_conf
             else None
         ),
+        keepalived_why=why,
+        service_files=_edits(boot.service if boot else {}, live.boot_files),
+        boot_files=_edits(boot.files if boot else {}, live.boot_files),
+        enable=tuple(unit for unit in boot.enabled if not live.enabled.get(unit)) if boot else (),
+    )
+
+
+def _edits(wanted: dict[str, str], have: dict[str, str | None]) -> tuple[Edit, ...]:
+    """One edit per file whose text is not what ``wanted`` says, named by its path."""
+    return tuple(
+        Edit(path, have.get(path), text) for path, text in wanted.items() if have.get(path) != text
     )

@@ -98,6 +98,7 @@ class DirectorStatus:
     keepalived_pids: dict[str, int]
     vrrp: dict[str, str]  # instance -> MASTER/BACKUP/FAULT/STOP
     pool: list[PoolEntry] = field(default_factory=list)
+    unit: str = ""  # the systemd unit that runs keepalived, if one does
 
     @property
     def healthy(self) -> bool:
@@ -109,7 +110,8 @@ class DirectorStatus:
         vrrp = ", ".join(f"{name} {state}" for name, state in self.vrrp.items()) or "no state yet"
         lines = [
             f"director {self.node} (IPVS table owned by {self.ipvs_owner})",
-            f"keepalived: {'running: ' + pids if pids else 'NOT RUNNING'}; VRRP: {vrrp}",
+            f"keepalived{f' ({self.unit})' if self.unit else ''}: "
+            f"{'running: ' + pids if pids else 'NOT RUNNING'}; VRRP: {vrrp}",
             f"drift: {', '.join(self.drift) if self.drift else 'none'}"
             + (" (see: cluster apply --dry-run)" if self.drift else ""),
             "ipvs:",

@@ -119,6 +119,18 @@ def load_command(program: str) -> list[str]:
     return [f"{program}-restore", "--noflush"]
 
 
+def load_file_command(program: str, path: str) -> list[str]:
+    """Load a :func:`script` kept in ``path``, as the boot-time unit does."""
+    return [f"{program}-restore", "--noflush", path]
+
+
+def unhook_commands(program: str) -> list[list[str]]:
+    """What deletes our jumps before a saved :func:`script` is loaded again: the script
+    inserts them anew, so a second load (a restarted unit) would stack them. Each command
+    fails, harmlessly, when its jump is not there, as at boot."""
+    return [[program, "-t", c.table, "-D", c.builtin, "-j", c.name] for c in OUR_CHAINS.values()]
+
+
 def listed(program: str, listing: str) -> str:
     """Our part of a full ``iptables-save`` listing, in the form :func:`ours` renders."""
     return dump(parse(listing))

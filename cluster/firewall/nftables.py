@@ -49,6 +49,16 @@ def load_command(program: str) -> list[str]:
     return [PROGRAM, "-f", "-"]
 
 
+def load_file_command(program: str, path: str) -> list[str]:
+    """Load a :func:`script` kept in ``path``, as the boot-time unit does."""
+    return [PROGRAM, "-f", path]
+
+
+def unhook_commands(program: str) -> list[list[str]]:
+    """Nothing to clear before loading a saved script again: it replaces the whole table."""
+    return []
+
+
 def listed(program: str, listing: str) -> str:
     """Our table's block out of ``nft list ruleset``; other tables are not ours to read."""
     lines = listing.splitlines(keepends=True)

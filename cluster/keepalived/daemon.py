@@ -125,10 +125,26 @@ def current_states(events: list[VrrpEvent]) -> dict[str, str]:
     return {e.name: e.state for e in events if e.kind == "INSTANCE"}
 
 
+def options(files: Files, vrrp_only: bool) -> list[str]:
+    """The options that name keepalived's files and mode, whoever starts it (the kit, or a
+    service manager's unit)."""
+    named = ["-f", files.conf, "-p", files.pid, "-r", files.vrrp_pid, "-c", files.check_pid]
+    return [*named, "-P"] if vrrp_only else named
+
+
 def argv(files: Files, vrrp_only: bool) -> list[str]:
-    command = ["keepalived", "-n", "-l", "-D", "-G", "-f", files.conf, "-p", files.pid,
-               "-r", files.vrrp_pid, "-c", files.check_pid]  # fmt: skip
-    return [*command, "-P"] if vrrp_only else command
+    """keepalived as the kit starts it: in the foreground, logging to its console only."""
+    return ["keepalived", "-n", "-l", "-D", "-G", *options(files, vrrp_only)]
+
+
+def reader_loop(files: Files) -> str:
+    """The bash loop that stamps each line of the notify FIFO into the events file. It holds
+    the FIFO open for writing too, so it never sees EOF and outlives keepalived restarts."""
+    fifo = shlex.quote(files.fifo)
+    return (
+        f"exec 3<>{fifo}; while IFS= read -r line <&3; do "
+        f'printf "%s %s\\n" "$EPOCHREALTIME" "$line" >>{shlex.quote(files.events)}; done'
+    )
 
 
 class Keepalived:
@@ -200,8 +216,16 @@ class Keepalived:
         if self.config() is None:
             raise ToolError(f"{self.node}: no keepalived config at {self.files.conf}")
         self._start_reader()
-        self._sh(f"rm -f {self.files.pid} {self.files.vrrp_pid} {self.files.check_pid}")
+        self.forget_pids()
         self.host.spawn(self.node, argv(self.files, vrrp_only), name="keepalived")
+        self.wait_started()
+
+    def forget_pids(self) -> None:
+        """Remove the pid files, so that only a new keepalived's count as started."""
+        self._sh(f"rm -f {self.files.pid} {self.files.vrrp_pid} {self.files.check_pid}")
+
+    def wait_started(self) -> None:
+        """Until the VRRP child runs (its pid file names a live process)."""
         deadline = time.monotonic() + START_TIMEOUT
         while "vrrp" not in self.pids():
             if time.monotonic() > deadline:
@@ -216,11 +240,7 @@ class Keepalived:
         made = self._sh(f"mkfifo -m 600 {fifo}")
         if made.rc != 0:
             raise ToolError(f"{self.node}: cannot create {self.files.fifo}: {made.stderr.strip()}")
-        loop = (
-            f"exec 3<>{fifo}; while IFS= read -r line <&3; do "
-            f'printf "%s %s\\n" "$EPOCHREALTIME" "$line" >>{shlex.quote(self.files.events)}; done'
-        )
-        self.host.spawn(self.node, ["bash", "-c", loop], name="vrrp-events")
+        self.host.spawn(self.node, ["bash", "-c", reader_loop(self.files)], name="vrrp-events")
 
     def events(self) -> list[VrrpEvent]:
         """Every VRRP state change since the reader started, oldest first."""

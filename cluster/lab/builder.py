@@ -36,14 +36,27 @@ class Step:
     sysctls: tuple[tuple[str, str], ...] = field(default=())
 
 
-def plan(topo: Topology) -> list[Step]:
-    """The batches that build ``topo``: namespaces and veth pairs, bridges, then each node."""
+def plan(topo: Topology, devices: dict[str, str] | None = None) -> list[Step]:
+    """The batches that build ``topo``: namespaces and veth pairs, bridges, then each node.
+
+    A machine's interfaces are tunnels, whose lab-side devices the lab kernel made at boot:
+    ``devices`` maps each one's MAC to its name, for those not yet moved into the switch
+    namespace and named after their ports.
+    """
+    devices = devices or {}
     links = list(topo.links())
-    create = [f"netns add {ns}" for ns in topo.namespaces] + [
+    tunnels = [t for t in topo.tunnels() if t.switch_mac in devices]
+    create = [f"netns add {ns}" for ns in topo.namespaces]
+    # the tunnels' devices leave this namespace first: the kernel looks a new link's name up
+    # here, even one made in another namespace, and QEMU's NICs are eth0, eth1, ...
+    create += [f"link set dev {devices[t.switch_mac]} netns {SWITCH}" for t in tunnels]
+    create += [
         f"link add {link.ifname} netns {link.node} type veth peer name {link.port} netns {SWITCH}"
         for link in links
+        if link.node in topo.namespaces
     ]
     switch = ["link set lo up"]
+    switch += [f"link set dev {devices[t.switch_mac]} name {t.link.port}" for t in tunnels]
     for seg in topo.segments:
         switch += [
             # VRRP adverts are multicast; snooping could hold them back until a querier exists
@@ -55,7 +68,7 @@ def plan(topo: Topology) -> list[Step]:
             f"link set {link.port} master {link.bridge} alias {link.node}:{link.ifname} up",
         ]
     steps = [Step(None, tuple(create)), Step(SWITCH, tuple(switch))]
-    for node in topo.nodes:
+    for node in (n for n in topo.nodes if not n.machine):
         lines = ["link set lo up"]
         for iface in node.interfaces:
             lines.append(f"link set {iface.name} up")
@@ -113,7 +126,13 @@ def build(agent: AgentClient, topo: Topology) -> None:
     running beside the nodes' ones the UML guest's kernel hung in about half of the
     dual-stack builds (none of 8 with the switch first).
     """
-    first, switch, *nodes = plan(topo)
+    macs = {t.switch_mac for t in topo.tunnels()}
+    devices = {
+        link["mac"]: link["name"]
+        for link in (agent.request("call", ns=None, fn="links") if macs else [])
+        if link["mac"] in macs
+    }
+    first, switch, *nodes = plan(topo, devices)
     _run_step(agent, first)
     _run_step(agent, switch)
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:

@@ -38,7 +38,10 @@ def _home(lab: Lab) -> Path:
 
 
 def layout(lab: Lab, node: str) -> Layout:
-    """Director ``node``'s root: what ``cluster apply --root`` is given."""
+    """Director ``node``'s root: what ``cluster apply --root`` is given. A machine is a
+    director of its own, with its own ``/``."""
+    if node in lab.state.machines:
+        return Layout()
     return Layout(str(lab.paths.root / "nodes" / node))
 
 
@@ -49,7 +52,8 @@ def keepalived(lab: Lab, node: str) -> Keepalived:
 def _record(lab: Lab, spec: ClusterSpec, name: str = "spec.yaml") -> Path:
     # written from inside: in guest mode only the guest's user may write to the share
     path = _home(lab) / name
-    lab.write_file(spec.directors[0].name, str(path), dump_spec(spec))
+    inside = next(node for node in lab.nodes if node not in lab.state.machines)
+    lab.write_file(inside, str(path), dump_spec(spec))
     return path
 
 
@@ -89,6 +93,8 @@ def _on_director(
 ) -> Result:
     if "--backend" not in options and not has_nftables_nat(lab, node):
         options = ("--backend", "iptables", *options)
+    if node in lab.state.machines:  # a guest of its own: the lab's share is not there
+        lab.write_file(node, str(spec_path), spec_path.read_text())
     root = layout(lab, node).root
     argv = [command, "--node", node, "--root", root, *options, str(spec_path)]
     return lab.run_cluster(node, *argv, timeout=300)

@@ -101,6 +101,9 @@ class InitParts:
     from it: empty; QEMU's initramfs mounts it at ``/lower``); ``prepare`` runs first;
     ``share`` mounts the read-write share at ``$R<share path>``; ``device`` is the agent's
     channel inside the guest (a shell word); ``setup`` runs in the final root before the agent.
+    ``start`` replaces the agent's start in the final root: a machine starts systemd there
+    (:mod:`cluster.lab.machine`), with the overlay's upper layer on its disk, which its
+    ``prepare`` mounts at ``/run/ov``.
     """
 
     lower: str
@@ -108,6 +111,7 @@ class InitParts:
     share: str
     device: str
     setup: str
+    start: str = ""
 
 
 INIT = """#!/bin/sh
@@ -130,7 +134,10 @@ mount -t sysfs sys $R/sys
 mount -t tmpfs -o mode=755 run $R/run
 mkdir -p $R{share_dir}
 {share}
-DEVICE={device}
+{start}
+"""
+
+AGENT_START = """DEVICE={device}
 say "root ready, starting agent"
 export DEVICE
 exec chroot $R /bin/sh -c '
@@ -140,20 +147,56 @@ PYTHONPATH={pythonpath} PYTHONDONTWRITEBYTECODE=1 \\
   {python} -m cluster.lab.agent --serial "$DEVICE" >{share_dir}/agent.log 2>&1
 echo "lab: agent exited, powering off"
 echo o >/proc/sysrq-trigger
-'
-"""
+'"""
 
 
 def init_script(parts: InitParts, modules: str, share_dir: str) -> str:
     """The init for one boot: ``modules`` is the kernel's module tree on the host."""
     python, pythonpath = guest_python()
-    return INIT.format(
-        **asdict(parts),
-        modules=modules,
-        share_dir=share_dir,
-        python=python,
-        pythonpath=pythonpath,
-    )
+    fields = {**asdict(parts), "share_dir": share_dir, "python": python, "pythonpath": pythonpath}
+    start = parts.start or AGENT_START.format(**fields)
+    return INIT.format(**{**fields, "start": start, "modules": modules})
+
+
+MACHINE_START = """chroot $R /bin/sh -c '{setup}'
+{network}
+say "root ready, starting systemd"
+cd $R
+mount --move . /
+exec chroot . /usr/bin/env {env} {systemd}"""
+SYSTEMD = Path("/lib/systemd/systemd")  # a machine's PID 1: the host's own
+
+
+#: a UML machine that reboots powers off with this exit code, and its relay boots it again
+REBOOT_CODE = 3
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What makes a guest a machine (:mod:`cluster.lab.machine`): ``disk`` holds its root's
+    upper layer, so what it writes survives a reboot; ``network`` is the shell that names its
+    network devices as the spec does and gives them addresses, before systemd starts."""
+
+    disk: Path
+    network: str
+
+    def start(self, setup: str, env: str) -> str:
+        """The init's last lines: ``setup`` in the new root, the network, then systemd as
+        PID 1 there (``mount --move`` and ``chroot``, as switch_root does), with ``env``."""
+        return MACHINE_START.format(network=self.network, setup=setup, env=env, systemd=SYSTEMD)
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One end of a point-to-point Ethernet link between two guests (a machine's interface,
+    see :class:`cluster.lab.topology.Tunnel`): L2TPv3 over UDP on the host's loopback, which
+    UML's vector driver and QEMU's ``l2tpv3`` netdev both speak. ``port`` is this end's UDP
+    port on 127.0.0.1, ``peer`` the other end's."""
+
+    mac: str
+    port: int
+    peer: int
+    session: int
 
 
 @dataclass(frozen=True)
@@ -164,7 +207,8 @@ class GuestBoot:
     adds the argument: UML's serial line) or ``{"socket": PATH}`` (the kernel's process
     listens there: QEMU's chardev). ``cpus`` pins the kernel's process (UML runs 3-5 times
     faster on one host CPU); ``mark`` is what its command line must contain before ``lab
-    down`` kills it.
+    down`` kills it; ``reboot_code`` is the exit code with which a lab machine asks the
+    relay to boot it again.
     """
 
     argv: list[str]
@@ -173,6 +217,7 @@ class GuestBoot:
     channel: dict[str, str]
     mark: str
     cpus: list[int] = field(default_factory=list)
+    reboot_code: int | None = None  # the exit code by which the guest asks to boot again
 
 
 def pinned_cpus(default: list[int]) -> list[int]:

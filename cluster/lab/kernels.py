@@ -94,6 +94,8 @@ def start(
     verdicts: list[dict[str, str]] = []
     for name in chain:
         why = UNAVAILABLE[name]()
+        if state.nics and name == "host" and why is None:
+            why = "the lab's machines link to its bridges from a guest kernel"
         if why is None:
             started = time.monotonic()
             try:
@@ -122,9 +124,9 @@ def _start(name: str, paths: Paths, state: LabState, progress: Progress) -> None
     if name == "host":
         start_host_agent(paths, state, progress)
     else:
-        kernel = uml if name == "uml" else qemu
         paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)
-        spec = kernel.guest_boot(paths, progress)
+        kernel = uml if name == "uml" else qemu
+        spec = kernel.guest_boot(paths, progress, [guest.Nic(**nic) for nic in state.nics])
         guest.prepare_dirs(paths, spec.user)
         state.cpus = spec.cpus
         pinned = f", pinned to host CPU {spec.cpus[0]}" if spec.cpus else ""

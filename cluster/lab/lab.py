@@ -28,17 +28,17 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from cluster.errors import LabError, UsageError
-from cluster.lab import builder, guest, kernels, pki, services
+from cluster.lab import builder, guest, kernels, machine, pki, services
 from cluster.lab.client import AgentClient
 from cluster.lab.guest import Progress
 from cluster.lab.servers import READY, Fault, Mail
 from cluster.lab.state import LabState, Paths, alive, kill_group, remove_dirs
-from cluster.lab.topology import Topology, seed_topology
+from cluster.lab.topology import Node, Topology, seed_topology
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class Lab:
             raise LabError("no lab is running; start one with `cluster lab up`")
         self.state = state
         self.agent = AgentClient(self.paths.socket)
+        self._machines: dict[str, AgentClient] = {}
         self._code_fresh = False
 
     # --- life cycle -------------------------------------------------------------------------
@@ -103,7 +104,8 @@ class Lab:
         """Boot (unless running) and build; idempotent. On failure nothing is left behind.
 
         ``mode`` is ``auto`` (the first kernel of the chain that passes its self-test),
-        ``host``, ``uml`` or ``qemu``; by default ``LVS_LAB_MODE``, else ``auto``.
+        ``host``, ``uml`` or ``qemu``; by default ``LVS_LAB_MODE``, else ``auto``. The
+        topology's machines (:mod:`cluster.lab.machine`) boot last, each a guest of its own.
         """
         paths = paths or Paths()
         mode = kernels.requested_mode(mode)
@@ -112,9 +114,18 @@ class Lab:
         if lab is not None and mode not in ("auto", lab.state.mode):
             lab.close()
             raise LabError(f"a lab runs in {lab.state.mode} mode; take it down first to use {mode}")
+        if lab is not None and {m.name for m in topo.machines} != set(lab.state.machines):
+            lab.close()
+            raise LabError("the running lab has other machines; take it down first")
         if lab is None:
             cls.down(paths, progress=_quiet)  # the remains of a crashed lab, if any
             state = LabState()
+            ends = machine.tunnel_ends(topo.tunnels())
+            state.nics = [asdict(lab_end) for _, lab_end, _ in ends]
+            for node in topo.machines:
+                state.machines[node.name] = [
+                    asdict(m) for t, _, m in ends if t.link.node == node.name
+                ]
             try:
                 kernels.start(mode, paths, state, progress, lambda: cls.down(paths))
                 lab = cls(paths)
@@ -134,6 +145,8 @@ class Lab:
                 progress(f"made {', '.join(p.name for p in made)} in {paths.pki}")
             progress(f"starting the servers on {', '.join(lab.state.services)}")
             lab.start_services()
+            for node in topo.machines:
+                lab.boot_machine(node, topo, progress)
         except BaseException:
             lab.close()
             cls.down(paths, progress=_quiet)
@@ -156,6 +169,8 @@ class Lab:
         paths = paths or Paths()
         state = LabState.load(paths) or LabState()
         removed: list[str] = []
+        for node in state.machines:
+            removed += Lab.down(machine.machine_paths(paths, node))
         if paths.socket.exists():
             with (
                 contextlib.suppress(LabError, OSError, TimeoutError),
@@ -165,8 +180,10 @@ class Lab:
                 removed.append("agent (powered off)")
         if state.mode == "host":
             removed += _delete_host_namespaces(state.namespaces)
-        if "guest" not in state.pids and (pid := paths.guest_pid()) is not None:
-            state.pids["guest"] = pid  # booted, but lab up died before it noted the pid
+        if (pid := paths.guest_pid()) is not None:
+            # the relay's record is the newest: lab up may have died before it noted the pid,
+            # and a machine's relay boots a new process for each reboot
+            state.pids["guest"] = pid
         if "guest" not in state.marks and paths.guest_spec.exists():
             state.marks["guest"] = json.loads(paths.guest_spec.read_text()).get("mark", "linux.uml")
         for name, pid in state.pids.items():
@@ -180,6 +197,32 @@ class Lab:
 
     def close(self) -> None:
         self.agent.close()
+        for agent in self._machines.values():
+            agent.close()
+
+    # --- machines ---------------------------------------------------------------------------
+
+    def boot_machine(self, node: Node, topo: Topology, progress: Progress = _quiet) -> None:
+        """Boot machine ``node`` unless its agent answers already."""
+        paths = machine.machine_paths(self.paths, node.name)
+        if paths.socket.exists():
+            return
+        Lab.down(paths)  # the remains of a crashed machine, if any
+        nics = [guest.Nic(**nic) for nic in self.state.machines[node.name]]
+        tunnels = topo.tunnels(node.name)
+        machine.boot(self.paths, node, tunnels, nics, self.state.mode, progress)
+
+    def reboot(self, node: str) -> dict[str, float]:
+        """Reboot machine ``node`` (``systemctl reboot``) and wait until its system is up
+        again; the seconds it took (see :func:`cluster.lab.machine.reboot`)."""
+        if node not in self.state.machines:
+            raise UsageError(
+                f"{node!r} is not a machine; machines: {', '.join(self.state.machines)}"
+            )
+        agent = self._machines.pop(node, None)
+        if agent is not None:  # its requests would meet the reboot: a new one afterwards
+            agent.close()
+        return machine.reboot(self.paths, node)
 
     # --- running things ---------------------------------------------------------------------
 
@@ -188,15 +231,23 @@ class Lab:
             raise UsageError(f"no lab node {node!r}; nodes: {', '.join(self.nodes)}")
         return node
 
+    def _target(self, node: str) -> tuple[AgentClient, str | None]:
+        """The agent that reaches ``node``, and its namespace there (a machine's own: None)."""
+        if node not in self.state.machines:
+            return self.agent, self._ns(node)
+        if node not in self._machines:
+            socket = machine.machine_paths(self.paths, node).socket
+            self._machines[node] = AgentClient(socket)
+        return self._machines[node], None
+
     @property
     def nodes(self) -> list[str]:
-        return [ns for ns in self.state.namespaces if ns != "switch"]
+        return [ns for ns in self.state.namespaces if ns != "switch"] + list(self.state.machines)
 
     def run(self, node: str, *argv: str, input: str | None = None, timeout: float = 60) -> Result:
         """Run a program on ``node`` and wait for it."""
-        res = self.agent.request(
-            "run", ns=self._ns(node), argv=list(argv), input=input, timeout=timeout
-        )
+        agent, ns = self._target(node)
+        res = agent.request("run", ns=ns, argv=list(argv), input=input, timeout=timeout)
         return Result(node, argv, res["rc"], res["stdout"], res["stderr"])
 
     def sh(self, node: str, script: str, timeout: float = 60) -> Result:
@@ -204,7 +255,8 @@ class Lab:
         return self.run(node, "sh", "-c", script, timeout=timeout)
 
     def spawn(self, node: str, argv: list[str], name: str) -> int:
-        """Start a long-running service on ``node``; its output goes to ``log_path``."""
+        """Start a long-running service on a namespace ``node``; its output goes to
+        ``log_path``. (A machine runs its services as units.)"""
         log = self.log_path(node, name)
         reply = self.agent.request("spawn", ns=self._ns(node), argv=argv, log=str(log), name=name)
         return int(reply["pid"])
@@ -222,7 +274,8 @@ class Lab:
 
     def call(self, node: str | None, fn: str, **kwargs: Any) -> Any:
         """One of the agent's Python functions (``links``, ``addresses``, ``routes``, ...)."""
-        return self.agent.request("call", ns=self._ns(node) if node else None, fn=fn, kwargs=kwargs)
+        agent, ns = self._target(node) if node else (self.agent, None)
+        return agent.request("call", ns=ns, fn=fn, kwargs=kwargs)
 
     def read_file(self, node: str, path: str) -> bytes:
         """A file as the node sees it (namespaces share the lab kernel's file system)."""
@@ -266,7 +319,8 @@ class Lab:
             stamp = code_stamp()
             path = self.paths.code_stamp
             if not path.exists() or path.read_text() != stamp:
-                self.sh(self.nodes[0], "echo 3 > /proc/sys/vm/drop_caches").check()
+                for node in [self.nodes[0], *self.state.machines]:  # each kernel its own cache
+                    self.sh(node, "echo 3 > /proc/sys/vm/drop_caches").check()
                 path.write_text(stamp)
         self._code_fresh = True
 

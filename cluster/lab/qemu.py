@@ -22,6 +22,7 @@ import lzma
 import shutil
 import subprocess
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from cluster.errors import LabError
@@ -29,6 +30,8 @@ from cluster.lab import packages
 from cluster.lab.guest import (
     GuestBoot,
     InitParts,
+    Machine,
+    Nic,
     Progress,
     choose_user,
     init_script,
@@ -41,8 +44,10 @@ QEMU = "qemu-system-x86_64"
 MEMORY_MB = 1024
 CPUS = 2
 KERNEL_METAPACKAGES = ("linux-image-amd64", "linux-image-generic")
-# what the initramfs loads: the host's root and the share over 9p, the overlay, the channel
-INITRAMFS_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay", "virtio_console")
+# what the initramfs loads: the host's root and the share over 9p, the overlay, the channel,
+# and a lab machine's disk (ext4 checks its metadata with crc32c)
+INITRAMFS_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay", "virtio_console",
+                     "virtio_blk", "crc32c_generic", "ext4")  # fmt: skip
 AGENT_PORT = "lvs-agent"
 
 STAGE1 = """#!/bin/busybox sh
@@ -223,16 +228,42 @@ def initramfs(kernel: KernelPackage, progress: Progress) -> Path:
     return target
 
 
-def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
-    """Everything the relay needs to boot the generic kernel in QEMU."""
+#: where a machine's agent unit finds the port: the kernel names it by probe order
+#: (``vportNp1``), so the init links it (devtmpfs is one tree, the same under systemd)
+MACHINE_AGENT_DEVICE = "/dev/lvs-agent"
+# a machine's disk: the overlay's upper layer, mounted where the init looks for it
+MACHINE_DISK = f"""ln -sf "$AGENT_DEVICE" {MACHINE_AGENT_DEVICE}
+mkdir -p /run/ov
+mount -t ext4 /dev/vda /run/ov"""
+# nothing loads a NIC's driver in the lab's guest (no udev), and a machine's init names its
+# NICs before udev runs
+NIC_SETUP = "modprobe virtio_net"
+
+
+def nic_arguments(index: int, nic: Nic) -> list[str]:
+    """A virtio NIC on an L2TPv3 tunnel over UDP on 127.0.0.1, as UML's vector driver has."""
+    netdev = (
+        f"l2tpv3,id=nic{index},src=127.0.0.1,dst=127.0.0.1,udp=on,srcport={nic.port},"
+        f"dstport={nic.peer},rxsession={nic.session},txsession={nic.session}"
+    )
+    return ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=nic{index},mac={nic.mac}"]
+
+
+def guest_boot(
+    paths: Paths, progress: Progress, nics: Sequence[Nic] = (), machine: Machine | None = None
+) -> GuestBoot:
+    """Everything the relay needs to boot the generic kernel in QEMU; ``nics`` are links to
+    other guests, ``machine`` boots systemd from a disk (and a reboot resets it in place)."""
     kernel = fetch_kernel(progress)
     image, ramdisk = vmlinux(kernel), initramfs(kernel, progress)
+    setup = NIC_SETUP if nics else ""
     parts = InitParts(
         lower="/lower",
-        prepare=PREPARE,
+        prepare=f"{PREPARE}\n{MACHINE_DISK}" if machine else PREPARE,
         share=f"mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share $R{paths.share}",
         device='"$AGENT_DEVICE"',
-        setup="",
+        setup=setup,
+        start=machine.start(setup or ":", "") if machine else "",
     )
     paths.init.write_text(init_script(parts, str(kernel.modules), str(paths.share)))
     paths.init.chmod(0o755)
@@ -245,7 +276,7 @@ def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
         "-cpu", "max",  # the host's instruction set, so floating-point results match it
         "-smp", str(CPUS),
         "-m", str(MEMORY_MB),
-        "-nodefaults", "-nic", "none", "-display", "none", "-no-reboot",
+        "-nodefaults", "-nic", "none", "-display", "none",
         "-serial", "stdio",
         "-kernel", str(image),
         "-initrd", str(ramdisk),
@@ -257,7 +288,12 @@ def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
         "-device", "virtio-serial-pci",
         "-chardev", f"socket,id=agent,path={channel},server=on,wait=off",
         "-device", f"virtserialport,chardev=agent,name={AGENT_PORT}",
+        *(arg for index, nic in enumerate(nics) for arg in nic_arguments(index, nic)),
     ]  # fmt: skip
+    if machine:
+        argv += ["-drive", f"file={machine.disk},format=raw,if=virtio"]
+    else:
+        argv.append("-no-reboot")  # a reboot of the lab's guest ends it
     return GuestBoot(
         argv=argv,
         env={"PATH": "/usr/bin:/bin", "TMPDIR": str(paths.tmp)},

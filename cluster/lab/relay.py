@@ -8,7 +8,9 @@ each request's ``id`` on the way in and restores it on the way out. A round trip
 costs about a millisecond.
 
 It creates the socket only once the agent has said it is ready, so the socket's existence
-*is* the readiness signal, and removes it when the guest stops.
+*is* the readiness signal, and removes it when the guest stops. A guest that exits with its
+``reboot_code`` (a lab machine that was rebooted, :mod:`cluster.lab.machine`) is booted
+again behind the same socket; meanwhile, requests get an error reply at once.
 
 Started by :func:`cluster.lab.guest.boot` as ``python3 -m cluster.lab.relay STATE_DIR``, with
 the guest's :class:`~cluster.lab.guest.GuestBoot` in ``STATE_DIR/guest.json``.
@@ -39,8 +41,18 @@ class Relay:
         self.ids = itertools.count(1)
         self.pending: dict[int, tuple[asyncio.StreamWriter, int]] = {}
         self.ready = asyncio.Event()
+        self.guest: asyncio.StreamWriter | None = None
 
     async def run(self) -> int:
+        server_task = asyncio.create_task(self.serve_when_ready())
+        while (rc := await self.boot()) == self.spec.get("reboot_code"):
+            print("relay: the guest asks to be booted again", flush=True)
+        server_task.cancel()
+        self.paths.socket.unlink(missing_ok=True)
+        return rc
+
+    async def boot(self) -> int:
+        """Start the guest, pump its channel until it exits, and return its exit code."""
         channel = self.spec["channel"]
         argv, pass_fds = list(self.spec["argv"]), ()
         if "pipes" in channel:
@@ -71,13 +83,20 @@ class Relay:
             reader, self.guest = await _socket_streams(Path(channel["socket"]), proc)
 
         pump = asyncio.create_task(self.from_guest(reader))
-        server_task = asyncio.create_task(self.serve_when_ready())
         rc = await proc.wait()
         print(f"relay: guest exited with {rc}", flush=True)
-        for task in (pump, server_task):
-            task.cancel()
-        self.paths.socket.unlink(missing_ok=True)
+        pump.cancel()
+        self.guest = None
+        for writer, their_id in self.pending.values():
+            self.refuse(writer, their_id)
+        self.pending.clear()
         return rc
+
+    @staticmethod
+    def refuse(writer: asyncio.StreamWriter, their_id: int) -> None:
+        if not writer.is_closing():
+            error = "the guest is not running (it stopped, or reboots)"
+            writer.write(encode({"id": their_id, "ok": False, "error": error}))
 
     async def serve_when_ready(self) -> None:
         await self.ready.wait()
@@ -113,6 +132,9 @@ class Relay:
                 try:
                     req = decode(line)
                 except ValueError:
+                    continue
+                if self.guest is None:
+                    self.refuse(writer, req["id"])
                     continue
                 ours = next(self.ids)
                 self.pending[ours] = (writer, req["id"])

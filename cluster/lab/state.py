@@ -16,6 +16,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 STATE_DIR = Path(os.environ.get("LVS_LAB_STATE", "/run/lvs-cluster-lab"))
 # UML keeps guest memory in a file under $TMPDIR; on a disk it would be written back.
@@ -120,6 +121,9 @@ class LabState:
     services: dict[str, str] = field(default_factory=dict)
     guest_user: str = ""
     started: float = field(default_factory=time.time)
+    # the lab guest's ends of the machines' links (guest.Nic fields), and per machine its own
+    nics: list[dict[str, Any]] = field(default_factory=list)
+    machines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def save(self, paths: Paths) -> None:
         paths.root.mkdir(mode=0o755, parents=True, exist_ok=True)

@@ -8,6 +8,11 @@ Every node is a network namespace; every interface is one end of a veth pair who
 is a port of the segment's bridge. The bridges live in their own namespace (``switch``), so
 nothing of the lab ever touches the host's network, even in host mode.
 
+A node can instead be a *machine* (:func:`as_machines`): a guest of its own that boots
+systemd from a disk and can reboot (:mod:`cluster.lab.machine`). Each of its interfaces is one
+end of a point-to-point :class:`Tunnel` whose other end is the segment's bridge port in the
+lab's guest; the two guests' kernels carry it over UDP on the host's loopback.
+
 The topology is derived from the cluster spec (:func:`from_spec`), so the seed cluster comes
 out as in the 2007 article: directors with eth0 (external) and eth1 (internal), real servers
 that route only through the DIP. A router joins the client segment to the external one and
@@ -31,8 +36,8 @@ as behind a real director pair.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from cluster.spec import ClusterSpec, load_seed_spec
@@ -60,6 +65,7 @@ class Node:
     interfaces: tuple[Interface, ...]
     routes: tuple[Route, ...] = ()
     forwarding: bool = False
+    machine: bool = False  # a guest of its own (systemd, a disk) instead of a namespace
     forwarding6: bool = False  # IPv6 too; a director's is `cluster apply`'s to set
 
     def interface(self, name: str) -> Interface:
@@ -101,6 +107,29 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Tunnel:
+    """A machine's interface: an Ethernet link from the machine to a bridge port in the lab's
+    guest. Each end has a MAC address of its own, by which each guest finds the device its
+    kernel made for the link (``02:4c:56``: locally administered, "LV"); ``session`` is the
+    link's L2TPv3 session id, both ways."""
+
+    link: Link
+    index: int
+
+    @property
+    def machine_mac(self) -> str:
+        return f"02:4c:56:{self.index >> 8:02x}:{self.index & 0xFF:02x}:01"
+
+    @property
+    def switch_mac(self) -> str:
+        return f"02:4c:56:{self.index >> 8:02x}:{self.index & 0xFF:02x}:02"
+
+    @property
+    def session(self) -> int:
+        return 0x4C560000 + self.index
+
+
+@dataclass(frozen=True)
 class Topology:
     nodes: tuple[Node, ...]
     segments: tuple[Segment, ...]
@@ -123,6 +152,7 @@ class Topology:
         return [n for n in self.nodes if n.role == role]
 
     def links(self) -> Iterator[Link]:
+        """Every interface's link to its bridge: a veth pair, or a machine's tunnel."""
         for index, node in enumerate(self.nodes):
             for iface in node.interfaces:
                 yield Link(
@@ -148,7 +178,17 @@ class Topology:
 
     @property
     def namespaces(self) -> list[str]:
-        return [SWITCH, *(n.name for n in self.nodes)]
+        return [SWITCH, *(n.name for n in self.nodes if not n.machine)]
+
+    @property
+    def machines(self) -> list[Node]:
+        return [n for n in self.nodes if n.machine]
+
+    def tunnels(self, node: str | None = None) -> list[Tunnel]:
+        """The machines' links (only ``node``'s, if given), numbered across the lab."""
+        machines = {n.name for n in self.machines}
+        links = [link for link in self.links() if link.node in machines]
+        return [Tunnel(link, i) for i, link in enumerate(links) if node in (None, link.node)]
 
 
 CLIENT_SUBNET = ipaddress.ip_network("203.0.113.0/24")  # TEST-NET-3: never routed anywhere
@@ -316,6 +356,23 @@ def from_spec(spec: ClusterSpec, clients: int = 1, sources: int = 4, spares: int
         vip6=str(vips[6][0]) if vips[6] else "",
         dip6=dips[1].via if len(dips) > 1 else "",
     )
+
+
+def as_machines(topo: Topology, names: Iterable[str]) -> Topology:
+    """``topo`` with the nodes ``names`` as machines of their own (see :class:`Tunnel`).
+
+    >>> topo = as_machines(seed_topology(), ["director01"])
+    >>> "director01" in topo.namespaces, [t.link.port for t in topo.tunnels()]
+    (False, ['p2.eth0', 'p2.eth1'])
+    >>> topo.tunnels()[1].machine_mac, hex(topo.tunnels()[1].session)
+    ('02:4c:56:00:01:01', '0x4c560001')
+    """
+    wanted = set(names)
+    unknown = wanted - {n.name for n in topo.nodes}
+    if unknown:
+        raise ValueError(f"no node {', '.join(sorted(unknown))} in the lab to make a machine")
+    nodes = tuple(replace(n, machine=True) if n.name in wanted else n for n in topo.nodes)
+    return replace(topo, nodes=nodes)
 
 
 def seed_topology(clients: int = 1, sources: int = 4) -> Topology:

@@ -23,12 +23,23 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 from cluster.errors import LabError
 from cluster.lab import packages
-from cluster.lab.guest import GuestBoot, InitParts, Progress, choose_user, init_script, pinned_cpus
+from cluster.lab.guest import (
+    REBOOT_CODE,
+    GuestBoot,
+    InitParts,
+    Machine,
+    Nic,
+    Progress,
+    choose_user,
+    init_script,
+    pinned_cpus,
+)
 from cluster.lab.state import Paths
 
 CACHE = packages.CACHE / "uml"
@@ -97,16 +108,35 @@ def xstate_fixup(progress: Progress, cache: Path = CACHE) -> Path:
     return library
 
 
-def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
-    """Everything the relay needs to boot UML: its command line, environment and user."""
+# a machine's disk: the overlay's upper layer, mounted where the init looks for it
+MACHINE_DISK = """mount -t devtmpfs dev /dev
+mkdir -p /run/ov
+mount -t ext4 /dev/ubda /run/ov"""
+
+
+def nic_argument(index: int, nic: Nic) -> str:
+    """A vector device (``vecN`` in the guest) on an L2TPv3 tunnel over UDP on 127.0.0.1."""
+    return (
+        f"vec{index}:transport=l2tpv3,udp=1,src=127.0.0.1,dst=127.0.0.1,srcport={nic.port},"
+        f"dstport={nic.peer},rx_session={nic.session},tx_session={nic.session},mac={nic.mac}"
+    )
+
+
+def guest_boot(
+    paths: Paths, progress: Progress, nics: Sequence[Nic] = (), machine: Machine | None = None
+) -> GuestBoot:
+    """Everything the relay needs to boot UML: its command line, environment and user;
+    ``nics`` are links to other guests, ``machine`` boots systemd from a disk."""
     uml = fetch(progress)
     fixup = xstate_fixup(progress)
+    prepare = PREPARE.format(modules=uml.modules)
     parts = InitParts(
         lower="",
-        prepare=PREPARE.format(modules=uml.modules),
+        prepare=f"{prepare}\n{MACHINE_DISK}" if machine else prepare,
         share=f"mount -t hostfs -o {paths.share} hostfs $R{paths.share}",
         device="/dev/ttyS1",
         setup=SETUP,
+        start=machine.start(SETUP, f"GLIBC_TUNABLES={GLIBC_TUNABLES}") if machine else "",
     )
     paths.init.write_text(init_script(parts, str(uml.modules), str(paths.share)))
     paths.init.chmod(0o755)
@@ -124,7 +154,11 @@ def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
         "con=null",
         "ssl=null",
         "quiet",
+        *(nic_argument(index, nic) for index, nic in enumerate(nics)),
     ]
+    if machine:
+        # systemd hands the variable to every service it starts
+        argv += [f"ubd0={machine.disk}", f"systemd.setenv=GLIBC_TUNABLES={GLIBC_TUNABLES}"]
     # guest memory is a file under TMPDIR, a tmpfs: on a disk it would be written back
     env = {"TMPDIR": str(paths.tmp), "PATH": "/usr/bin:/bin", "LD_PRELOAD": str(fixup)}
     return GuestBoot(
@@ -134,4 +168,5 @@ def guest_boot(paths: Paths, progress: Progress) -> GuestBoot:
         channel={"pipes": "ssl1=fd:{r},fd:{w}"},
         mark=str(uml.kernel),
         cpus=pinned_cpus(default=[sorted(os.sched_getaffinity(0))[-1]]),
+        reboot_code=REBOOT_CODE if machine else None,
     )
