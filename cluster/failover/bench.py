@@ -198,6 +198,40 @@ def _events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
     return [{"node": n, **asdict(e)} for n, e in sorted(events, key=lambda p: p[1].time)]
 
 
+@dataclass(frozen=True)
+class Probe:
+    """The client probe (:func:`cluster.lab.traffic.probe`) running in the lab's first
+    client against the spec's VIP, port 80: a request every 10 ms, each on a connection of
+    its own, until :meth:`finish` (or ``limit`` seconds). Failover trials and day-2
+    operations (:mod:`cluster.bench.day2`) count what it saw."""
+
+    lab: Lab
+    pid: int
+    started: float
+    limit: float
+    out: Path
+    stop: Path
+
+    @classmethod
+    def start(cls, lab: Lab, spec: ClusterSpec, limit: float) -> Probe:
+        client = next(n for n in lab.nodes if n.startswith("client"))
+        out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
+        stop.unlink(missing_ok=True)
+        pid, started = spawn_until_started(
+            lab, client,
+            ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--stop-file",
+             str(stop), "--out", str(out)],
+            "probe",
+        )  # fmt: skip
+        return cls(lab, pid, started, limit, out, stop)
+
+    def finish(self) -> dict[str, Any]:
+        """Stop the probe and return its document (``samples``: see :mod:`.outage`)."""
+        self.stop.touch()
+        wait_exit(self.lab, self.pid, self.limit)
+        return dict(json.loads(self.out.read_text()))
+
+
 def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -> dict[str, Any]:
     spec = scenario.spec()
     ensure_cluster(lab, spec, progress)
@@ -205,23 +239,13 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     target = master if scenario.on == "master" else backup
     expected = window(scenario, spec)
     horizon = (expected[1] if expected else 3 * _advert(spec) + 1) + tail + _advert(spec)
-    client = next(n for n in lab.nodes if n.startswith("client"))
-    out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
-    stop.unlink(missing_ok=True)
-    limit = BASELINE + horizon + 30  # the fault's own start-up may be slow on a loaded host
-    pid, started = spawn_until_started(
-        lab, client,
-        ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--stop-file", str(stop),
-         "--out", str(out)],
-        "probe",
-    )  # fmt: skip
-    time.sleep(max(0.0, started + BASELINE - time.time()))
+    # the fault's own start-up may be slow on a loaded host
+    running = Probe.start(lab, spec, BASELINE + horizon + 30)
+    time.sleep(max(0.0, running.started + BASELINE - time.time()))
     fault = faults.DirectorFault(scenario.fault, target, scenario.interface)
     at = faults.inject_director(lab, fault, spec)
     time.sleep(max(0.0, at + horizon - time.time()))
-    stop.touch()
-    wait_exit(lab, pid, limit)
-    probe = json.loads(out.read_text())
+    probe = running.finish()
     # the state the fault left, before it is undone: split brain, a stuck VIP, or a clean move
     after = directors.holders(lab, spec)
     timeline = _timeline(lab, spec, at - 0.5)

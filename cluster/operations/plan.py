@@ -95,7 +95,9 @@ class OperationPlan:
         return self.stages["new"]
 
     def spec(self, stage: str) -> ClusterSpec:
-        return read_spec(self.stages[stage], self.filename)[0]
+        """The spec of ``stage``; ``before`` is the spec as it was."""
+        text = self.before if stage == "before" else self.stages[stage]
+        return read_spec(text, self.filename)[0]
 
     def diff(self) -> str:
         """The spec file's change, as a unified diff (empty for a restart)."""
