@@ -120,14 +120,15 @@ def ensure_cluster(lab: Lab, spec: ClusterSpec, progress: Progress) -> None:
                                      f"{r.stderr.strip()}" for r in failed))  # fmt: skip
     master = _roles(spec)[0]
     directors.wait_for_master(lab, spec, master, timeout=10 + 4 * _advert(spec))
-    _ensure_monitors(lab, spec)
+    ensure_monitors(lab, spec)
 
 
 def _advert(spec: ClusterSpec) -> float:
     return max(theory.effective_advert(i.advert_int, i.version) for i in spec.vrrp.instances)
 
 
-def _ensure_monitors(lab: Lab, spec: ClusterSpec) -> None:
+def ensure_monitors(lab: Lab, spec: ClusterSpec) -> None:
+    """``ip -ts monitor address`` in every director (once; it stays): the VIPs' timeline."""
     running = {
         s["ns"] for s in lab.services() if s["returncode"] is None and "monitor" in s["argv"]
     }
@@ -178,7 +179,8 @@ def wait_exit(lab: Lab, pid: int, timeout: float) -> None:
     raise LabError(f"traffic job {pid} overran its time; stopped it")
 
 
-def _timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+def timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+    """Every director's address changes since ``since``, oldest first."""
     changes = [
         c
         for d in spec.directors
@@ -188,7 +190,8 @@ def _timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]
     return [asdict(c) for c in sorted(changes, key=lambda c: c.time)]
 
 
-def _events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+def vrrp_events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+    """Every director's VRRP state changes since ``since``, oldest first."""
     events: list[tuple[str, VrrpEvent]] = [
         (d.name, e)
         for d in spec.directors
@@ -248,14 +251,14 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     probe = running.finish()
     # the state the fault left, before it is undone: split brain, a stuck VIP, or a clean move
     after = directors.holders(lab, spec)
-    timeline = _timeline(lab, spec, at - 0.5)
-    events = _events(lab, spec, at - 0.5)
+    changed = timeline(lab, spec, at - 0.5)
+    events = vrrp_events(lab, spec, at - 0.5)
     faults.undo_director(lab, fault, spec)
     end = probe["samples"][-1][0] if probe["samples"] else at
     tail_samples = [s for s in probe["samples"] if s[0] > end - tail]
     tail_failed = [[round(s[0] - at, 3), s[2]] for s in tail_samples if s[2] != "ok"]
     tail_ok_share = 1 - len(tail_failed) / len(tail_samples) if tail_samples else 0.0
-    changes = [outage.AddressChange(**c) for c in timeline]
+    changes = [outage.AddressChange(**c) for c in changed]
 
     def after_fault(node: str, added: bool = True) -> dict[str, float | None]:
         first = {
@@ -287,7 +290,7 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
         "tail_failed": tail_failed,  # [seconds after the fault, outcome]
         **summary,
         "vrrp_events": events,
-        "address_changes": timeline,
+        "address_changes": changed,
         "samples": probe["samples"],
     }
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cluster.errors import ApplyError, ClusterError
-from cluster.ipvs.ipvsadm import active_connections
+from cluster.ipvs.ipvsadm import connection_counts
 from cluster.lab import directors
 from cluster.operations.plan import OperationPlan, Step
 from cluster.spec import ClusterSpec
@@ -63,8 +63,8 @@ def _wait_drained(lab: Lab, step: Step) -> str:
     first = None
     while True:
         listing = lab.run(step.node, "ipvsadm", "-Ln").check().stdout
-        counts = active_connections(listing)
-        active = sum(counts.get(pair, 0) for pair in step.servers)
+        counts = connection_counts(listing)
+        active = sum(counts.get(pair, (0, 0))[0] for pair in step.servers)
         first = active if first is None else first
         if active == 0:
             return f"drained ({first} active at first)"
