@@ -216,14 +216,16 @@ class Probe:
     stop: Path
 
     @classmethod
-    def start(cls, lab: Lab, spec: ClusterSpec, limit: float) -> Probe:
+    def start(cls, lab: Lab, spec: ClusterSpec, limit: float, timeout: float = 0.5) -> Probe:
+        """``timeout``: a request not answered within it counts as failed (the probe's
+        default, 0.5 s, catches a lost SYN, which TCP retries after 1 s)."""
         client = next(n for n in lab.nodes if n.startswith("client"))
         out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
         stop.unlink(missing_ok=True)
         pid, started = spawn_until_started(
             lab, client,
-            ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--stop-file",
-             str(stop), "--out", str(out)],
+            ["probe", f"{_vip(spec)}:80", "--duration", f"{limit:.2f}", "--timeout",
+             f"{timeout:g}", "--stop-file", str(stop), "--out", str(out)],
             "probe",
         )  # fmt: skip
         return cls(lab, pid, started, limit, out, stop)

@@ -18,10 +18,15 @@ the service up:
   master notices nothing), the master reloads with the new password alone, and the backups
   start with it and meet a master they can hear. There is no moment with two MASTERs, at
   the price of a few seconds without a standby.
-- **restart** (or upgrade) **of the master**: keepalived stopped gracefully sends priority 0,
-  so the backup takes over after its skew time only, not the whole master-down interval;
-  keepalived starts again, and, unless ``nopreempt``, the master takes its VIPs back
-  (as it does after any restart). **Of a backup**: stop and start; the master serves on.
+- **restart** (or upgrade) **of the master**: first a handover while the master still
+  serves. It reloads with a priority just below the backup's (the ``handover`` spec, never
+  written to the file); the backup discards the lower adverts, takes over when its
+  master-down interval ends, and the master, hearing a higher priority, steps down. Until
+  that moment the master forwards as before, so the client sees next to no outage; a
+  keepalived stopped as master would send priority 0 and drop its IPVS services at once,
+  out for the backup's skew time at least. Then keepalived stops (now a backup) and starts
+  again with the spec as it is, and, unless ``nopreempt``, the master takes its VIPs back,
+  as after any restart. **Of a backup**: stop and start; the master serves on.
 
 Every plan starts by checking that the spec's master holds every VIP: the order above is
 only safe when the roles are the ones the spec's priorities give.
@@ -113,13 +118,13 @@ class OperationPlan:
     def text(self) -> str:
         """The whole plan as ``cluster op`` shows it before acting."""
         parts = [f"== {self.title} ==\n"]
-        if "drained" in self.stages:
-            drained = difflib.unified_diff(
-                self.before.splitlines(keepends=True),
-                self.stages["drained"].splitlines(keepends=True),
-                fromfile=f"{self.filename} (now)", tofile=f"{self.filename} (drained)",
-            )  # fmt: skip
-            parts.append("".join(drained))
+        for stage, text in self.stages.items():
+            if stage not in ("new", "current"):  # a spec passed through, never written
+                passed = difflib.unified_diff(
+                    self.before.splitlines(keepends=True), text.splitlines(keepends=True),
+                    fromfile=f"{self.filename} (now)", tofile=f"{self.filename} ({stage})",
+                )  # fmt: skip
+                parts.append("".join(passed))
         parts.append(self.diff() or f"{self.filename}: unchanged\n")
         parts += [f"note: {note}\n" for note in self.notes]
         return "".join(parts) + "steps:\n" + self.steps_text()
@@ -345,12 +350,24 @@ def restart(text: str, filename: str, node: str) -> OperationPlan:
         raise UsageError(f"{node} has no backup to hand over to; a restart stops the service")
     preempts = not any(i.nopreempt for i in spec.vrrp.instances)
     back = master if preempts else backup
+    notes = () if preempts else (f"nopreempt: {backup.name} keeps the VIPs",)
+    if master.priorities:  # per-instance priorities: no one number hands every instance over
+        steps: tuple[Step, ...] = (Step("stop", node), Step("wait-master", backup.name))
+        notes += (f"{node} has per-instance priorities: the stop hands over (priority 0), "
+                  "and the service is out for the backup's skew time",)  # fmt: skip
+        stages = {"new": text, "current": text}
+    else:
+        index = spec.directors.index(master)
+        lowered = str(max(1, backup.priority - 1))
+        handover = replace_scalars(text, {("directors", index, "priority"): lowered})
+        stages = {"new": text, "current": text, "handover": _checked(handover, filename)}
+        steps = (Step("apply", node, "handover"), Step("wait-master", backup.name),
+                 Step("stop", node))  # fmt: skip
     return OperationPlan(
         f"restart keepalived on {node} (the master), handing over to {backup.name}",
-        filename, text, {"new": text, "current": text},
-        (_expect(spec), Step("stop", node), Step("wait-master", backup.name),
-         Step("apply", node, "current"), Step("wait-master", back.name)),
-        () if preempts else (f"nopreempt: {backup.name} keeps the VIPs",),
+        filename, text, stages,
+        (_expect(spec), *steps, Step("apply", node, "current"), Step("wait-master", back.name)),
+        notes,
     )  # fmt: skip
 
 
