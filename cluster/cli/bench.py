@@ -333,12 +333,13 @@ def cmd_bench_day2(args: argparse.Namespace) -> int:
     with Lab.up(day2.topology(), progress=progress) as lab:
         result = day2.run(lab, args.trials, progress)
     for kind, entry in result["summary"].items():
-        line = f"{kind:16} failed requests per trial {entry['failed']}"
+        line = f"{kind:16} failed requests per trial {entry['failed']}, slow {entry['slow']}"
         if "handover_stats" in entry:
             stats = entry["handover_stats"]
             line += (
                 f"; handover outage median {stats['median']} s (max {stats['max']} s, "
-                f"target {entry['target_s']} s); return {entry['return_outage_s']} s"
+                f"target {entry['target_s']} s), failed {entry['handover_failed']}; "
+                f"return outage {entry['return_outage_s']} s, failed {entry['return_failed']}"
             )
         print(line)
     write_result(result, args.output or Path("out/day2/day2.json"))
