@@ -46,7 +46,7 @@ from cluster.failover.bench import (
 from cluster.lab import directors
 from cluster.lab.traffic import HOLDING
 from cluster.operations import plan as ops
-from cluster.operations.run import StepRecord, run_in_lab
+from cluster.operations.run import StepRecord, carry_out
 from cluster.spec import ClusterSpec, dump_spec, load_seed_spec
 from cluster.spec.load import read_spec
 from cluster.spec.model import Auth
@@ -127,10 +127,12 @@ def _held(lab: Lab, spec: ClusterSpec) -> tuple[int, Path]:
 def _measure(
     lab: Lab,
     plan: ops.OperationPlan,
+    path: Path,
     progress: Progress,
     after_step: Callable[[StepRecord], None] | None = None,
 ) -> dict[str, Any]:
-    """``plan`` carried out under the client probe; the client's view and each step."""
+    """``plan`` carried out on the spec file ``path`` (as ``cluster op --confirm --lab``
+    does) under the client probe; the client's view and each step."""
     spec = plan.spec("before")
     initial = directors.holders(lab, spec)
     masters = {i.name: [spec.master().name] for i in spec.vrrp.instances}
@@ -144,7 +146,7 @@ def _measure(
     probe = Probe.start(lab, spec, limit=300, timeout=PROBE_TIMEOUT_S)
     time.sleep(max(0.0, probe.started + BASELINE_S - time.time()))
     began = time.time()
-    steps = run_in_lab(lab, plan, progress, record)
+    steps = carry_out(lab, plan, path, progress, record)
     time.sleep(BASELINE_S)
     samples = probe.finish()["samples"]
     addresses = timeline(lab, spec, began)
@@ -218,10 +220,13 @@ def _handover(result: dict[str, Any], spec: ClusterSpec) -> dict[str, Any]:
 
 
 def trial(
-    lab: Lab, progress: Progress, after_step: Callable[[StepRecord], None] | None = None
+    lab: Lab, path: Path, progress: Progress, after_step: Callable[[StepRecord], None] | None = None
 ) -> list[dict[str, Any]]:
-    """The six operations in order from the start spec; one record each."""
+    """The six operations in order from the start spec, written to the spec file ``path``
+    that each operation then changes; one record each."""
     text = start_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
     spec = read_spec(text, FILENAME)[0]
     ensure_cluster(lab, spec, progress)
     master, backup = spec.master().name, min(spec.directors, key=lambda d: d.priority).name
@@ -235,6 +240,7 @@ def trial(
     ]
     results = []
     for make in plans:
+        text = path.read_text()
         plan = make(text)
         progress(plan.title)
         if "drained" in plan.stages:
@@ -244,17 +250,16 @@ def trial(
                 if step.step.stage == "drained" and step.step.node == master:
                     threading.Timer(RELEASE_AFTER_S, path.touch).start()
 
-            result = _measure(lab, plan, progress, _chain(release, after_step))
+            result = _measure(lab, plan, path, progress, _chain(release, after_step))
             wait_exit(lab, pid, 60)
         else:
-            result = _measure(lab, plan, progress, after_step)
+            result = _measure(lab, plan, path, progress, after_step)
         if plan.title.startswith(f"restart keepalived on {master}"):
             result |= _handover(result, plan.spec("before"))
         progress(f"  {result['failed']} of {result['requests']} requests failed"
                  + (f"; handover outage {result['handover_outage_s']} s (target "
                     f"{result['target_s']} s)" if "target_s" in result else ""))  # fmt: skip
-        results.append(result)
-        text = plan.after
+        results.append(result | {"spec_after": path.read_text()})
     return results
 
 
@@ -269,14 +274,14 @@ def _chain(
     return both
 
 
-def run(lab: Lab, trials: int, progress: Progress = print) -> dict[str, Any]:
-    """``trials`` trials; per operation, the failed requests of each, and the handover's
-    outages against the target."""
+def run(lab: Lab, trials: int, path: Path, progress: Progress = print) -> dict[str, Any]:
+    """``trials`` trials on the spec file ``path``; per operation, the failed requests of
+    each, and the handover's outages against the target."""
     context = {"loadavg_1m_start": os.getloadavg()[0], "time": time.time()}
     runs = []
     for n in range(1, trials + 1):
         progress(f"trial {n}/{trials}")
-        runs.append(trial(lab, progress))
+        runs.append(trial(lab, path, progress))
     by_operation: dict[str, dict[str, Any]] = {}
     for results in runs:
         for kind, result in zip(OPERATIONS, results, strict=True):

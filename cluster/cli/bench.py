@@ -165,7 +165,8 @@ def register(commands: Subcommands) -> None:
         "time + 0.1 s, with every raw sample, step and IPVS table.",
     )
     p.add_argument("--trials", type=positive, default=1, help="default 1")
-    p.add_argument("-o", "--output", type=Path, help="JSON file (default: out/day2/day2.json)")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: out/day2/day2.json); "
+                   "the spec the operations change is written beside it (.yaml)")  # fmt: skip
     p.set_defaults(run=cmd_bench_day2)
 
 
@@ -330,8 +331,9 @@ def cmd_bench_day2(args: argparse.Namespace) -> int:
     from cluster.bench import day2
     from cluster.lab import Lab
 
+    output = args.output or Path("out/day2/day2.json")
     with Lab.up(day2.topology(), progress=progress) as lab:
-        result = day2.run(lab, args.trials, progress)
+        result = day2.run(lab, args.trials, output.with_suffix(".yaml"), progress)
     for kind, entry in result["summary"].items():
         line = f"{kind:16} failed requests per trial {entry['failed']}, slow {entry['slow']}"
         if "handover_stats" in entry:
@@ -342,5 +344,5 @@ def cmd_bench_day2(args: argparse.Namespace) -> int:
                 f"return outage {entry['return_outage_s']} s, failed {entry['return_failed']}"
             )
         print(line)
-    write_result(result, args.output or Path("out/day2/day2.json"))
+    write_result(result, output)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,7 +97,6 @@ def make_plan(args: argparse.Namespace, text: str) -> OperationPlan:
 
 
 def cmd_op(args: argparse.Namespace) -> int:
-    from cluster.files import write_atomic
     from cluster.spec.load import read_spec_file
 
     text = read_spec_file(args.spec)
@@ -113,17 +111,12 @@ def cmd_op(args: argparse.Namespace) -> int:
             "only the lab's directors can be driven so far (--lab); on real directors, run "
             "the steps above by hand: cluster apply --node DIRECTOR on each, in that order"
         )
-    from cluster.lab import Lab, directors
-    from cluster.operations.run import run_in_lab
+    from cluster.lab import Lab
+    from cluster.operations.run import carry_out
 
     with Lab() as lab:
-        if directors.current_spec(lab) != planned.spec("before"):
-            raise UsageError(f"the lab's directors do not run {args.spec}; "
-                             f"run cluster lab apply {args.spec} first")  # fmt: skip
-        run_in_lab(lab, planned, progress)
+        carry_out(lab, planned, Path(args.spec), progress)
     if planned.after != text:
-        mode = stat.S_IMODE(Path(args.spec).stat().st_mode)
-        write_atomic(Path(args.spec), planned.after, mode)
         print(f"wrote {args.spec}")
     print(f"done: {planned.title}")
     return 0

@@ -13,12 +13,15 @@ already speaks its password), and :class:`~cluster.errors.ApplyError` names the 
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cluster.errors import ApplyError, ClusterError
+from cluster.errors import ApplyError, ClusterError, UsageError
+from cluster.files import write_atomic
 from cluster.ipvs.ipvsadm import connection_counts
 from cluster.lab import directors
 from cluster.operations.plan import OperationPlan, Step
@@ -132,3 +135,22 @@ def _roll_back(lab: Lab, plan: OperationPlan, touched: list[Step], progress: Pro
     if failed:
         return "; rolling back also failed for " + "; ".join(failed)
     return f"; {', '.join(nodes)} set back to the spec as it was" if nodes else ""
+
+
+def carry_out(
+    lab: Lab,
+    plan: OperationPlan,
+    path: Path,
+    progress: Progress = print,
+    after_step: Callable[[StepRecord], None] | None = None,
+) -> list[StepRecord]:
+    """``cluster op --confirm --lab``: the plan on the lab's directors, which must run the
+    spec ``path`` holds, then the changed spec written to ``path`` (same mode): the file
+    says what runs, once it does."""
+    if directors.current_spec(lab) != plan.spec("before"):
+        raise UsageError(f"the lab's directors do not run {path}; "
+                         f"run cluster lab apply {path} first")  # fmt: skip
+    records = run_in_lab(lab, plan, progress, after_step)
+    if plan.after != plan.before:
+        write_atomic(path, plan.after, stat.S_IMODE(path.stat().st_mode))
+    return records
