@@ -259,6 +259,7 @@ def drain(
     """Take a real server out of ``service`` (default: every service it is in) without
     breaking a connection: weight 0, wait for its connections to end, then remove it."""
     spec = _load(text, filename)
+    _address(server)  # a malformed address is named as such, not as a missing server
     found = []  # (service index, service, position)
     for index, vs in enumerate(spec.virtual_services):
         if service is not None and vs.name != service:
