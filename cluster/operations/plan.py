@@ -170,10 +170,13 @@ def _service(spec: ClusterSpec, name: str) -> tuple[int, VirtualService]:
 
 def _address(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int | None]:
     """``10.0.0.5`` or ``10.0.0.5:8080`` (``[2001:db8::5]:8080``)."""
-    host, port = text, None
-    if text.count(":") == 1 or text.startswith("["):
-        host, _, tail = text.rpartition(":")
-        host, port = host.strip("[]"), int(tail) if tail.isdigit() else -1
+    host, tail = text, ""
+    if text.startswith("["):
+        host, _, tail = text[1:].partition("]")
+        tail = tail.removeprefix(":") if tail else ""
+    elif text.count(":") == 1:
+        host, _, tail = text.partition(":")
+    port = (int(tail) if tail.isdigit() else -1) if tail else None
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -214,9 +217,8 @@ def add_server(
     entry.setdefault("port", port)  # written out, as the other entries have it
     after = _checked(append_item(text, ("virtual_services", index, "real_servers"), entry),
                      filename)  # fmt: skip
-    notes = (f"the check is {model.address}:{model.port}'s; edit the spec if it differs",) * bool(
-        model and model.check
-    )
+    whose = f"the check is {model.address}:{model.port}'s; edit the spec if it differs"
+    notes = (whose,) if model and model.check else ()
     return OperationPlan(
         f"add {address}:{port} to {service} (weight {weight})", filename, text, {"new": after},
         (_expect(spec), *_rolling_apply(spec), _expect(spec)), notes,

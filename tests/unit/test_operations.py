@@ -162,6 +162,17 @@ def test_master_with_per_instance_priorities_stops_to_hand_over() -> None:
     assert "per-instance priorities" in plan.notes[0]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("10.0.0.5", ("10.0.0.5", None)), ("10.0.0.5:8080", ("10.0.0.5", 8080)),
+     ("2001:db8::5", ("2001:db8::5", None)), ("[2001:db8::5]:443", ("2001:db8::5", 443)),
+     ("[2001:db8::5]", ("2001:db8::5", None))],
+)  # fmt: skip
+def test_server_addresses(text: str, expected: tuple[str, int | None]) -> None:
+    address, port = ops._address(text)
+    assert (str(address), port) == expected
+
+
 def test_unknown_names_are_refused_with_what_exists() -> None:
     with pytest.raises(UsageError, match=r"no virtual service 'web' .*http, https"):
         ops.set_weight(SEED_TEXT, SEED_NAME, "web", "192.168.170.25", 2)
@@ -177,6 +188,8 @@ def test_unknown_names_are_refused_with_what_exists() -> None:
         ops.restart(SEED_TEXT, SEED_NAME, "director03")
     with pytest.raises(UsageError, match="not a real server address"):
         ops.drain(SEED_TEXT, SEED_NAME, "web1")
+    with pytest.raises(UsageError, match="the port must be 1-65535"):
+        ops.drain(SEED_TEXT, SEED_NAME, "10.0.0.5:http")
 
 
 def test_flow_style_lists_are_refused() -> None:
