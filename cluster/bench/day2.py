@@ -61,7 +61,7 @@ FILENAME = "day2.yaml"
 SERVICE = "http"
 ADDED = "192.168.170.45"
 DRAINED = "192.168.170.25"
-HELD = 6
+HELD = 24
 """Connections held open through the VIP while a drain waits (the round robin spreads
 them over the real servers)."""
 RELEASE_AFTER_S = 2.0
@@ -119,7 +119,7 @@ def _held(lab: Lab, spec: ClusterSpec) -> tuple[int, Path]:
     pid, _ = spawn_until_started(
         lab, client,
         ["connect", f"{vip}:80", "--plan", str(plan), "--release", str(release), "--out",
-         str(out)],
+         str(out), "--timeout", f"{PROBE_LIMIT_S:g}"],
         "day2-hold",
     )  # fmt: skip
     if wait_line(lab, pid, log, offset, HOLDING, 60) is None:
@@ -233,31 +233,30 @@ def trial(
     spec = read_spec(text, FILENAME)[0]
     ensure_cluster(lab, spec, progress)
     master, backup = spec.master().name, min(spec.directors, key=lambda d: d.priority).name
-    plans: list[Callable[[str], ops.OperationPlan]] = [
-        lambda t: ops.add_server(t, FILENAME, SERVICE, ADDED),
-        lambda t: ops.set_weight(t, FILENAME, SERVICE, ADDED, 3),
-        lambda t: ops.drain(t, FILENAME, DRAINED, timeout=60),
-        lambda t: ops.rotate_password(t, FILENAME, PASSWORDS[1]),
-        lambda t: ops.restart(t, FILENAME, backup),
-        lambda t: ops.restart(t, FILENAME, master),
-    ]
+    plans: dict[str, Callable[[str], ops.OperationPlan]] = {
+        "add-server": lambda t: ops.add_server(t, FILENAME, SERVICE, ADDED),
+        "weight": lambda t: ops.set_weight(t, FILENAME, SERVICE, ADDED, 3),
+        "drain": lambda t: ops.drain(t, FILENAME, DRAINED, timeout=60),
+        "rotate-password": lambda t: ops.rotate_password(t, FILENAME, PASSWORDS[1]),
+        "restart-backup": lambda t: ops.restart(t, FILENAME, backup),
+        "restart-master": lambda t: ops.restart(t, FILENAME, master),
+    }
     results = []
-    for make in plans:
-        text = path.read_text()
-        plan = make(text)
+    for kind in OPERATIONS:
+        plan = plans[kind](path.read_text())
         progress(plan.title)
-        if "drained" in plan.stages:
+        if kind == "drain":
             pid, release_file = _held(lab, plan.spec("before"))
 
-            def release(step: StepRecord, path: Path = release_file) -> None:
+            def release(step: StepRecord, flag: Path = release_file) -> None:
                 if step.step.stage == "drained" and step.step.node == master:
-                    threading.Timer(RELEASE_AFTER_S, path.touch).start()
+                    threading.Timer(RELEASE_AFTER_S, flag.touch).start()
 
             result = _measure(lab, plan, path, progress, _chain(release, after_step))
             wait_exit(lab, pid, 60)
         else:
             result = _measure(lab, plan, path, progress, after_step)
-        if plan.title.startswith(f"restart keepalived on {master}"):
+        if kind == "restart-master":
             result |= _handover(result, plan.spec("before"))
         progress(f"  {result['failed']} of {result['requests']} requests failed"
                  + (f"; handover outage {result['handover_outage_s']} s (target "
