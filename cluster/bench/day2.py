@@ -13,7 +13,8 @@ connection of its own), through the same plans and steps ``cluster op`` runs:
 4. rotate the VRRP password, with both directors' addresses (``ip -ts monitor``) and VRRP
    events watched for a moment when both hold a VIP or are MASTER;
 5. restart keepalived on the backup;
-6. restart it on the master: a graceful handover to the backup, and the master's return.
+6. restart it on the master: a graceful handover to the backup, and the master's return
+   (the same way round).
 
 Each operation's record keeps the client's failed requests and gaps, each step's time and
 outcome, and both directors' IPVS tables (``ipvsadm -Sn``) after each step. The handover's
@@ -198,24 +199,24 @@ def _measure(
 
 def _handover(result: dict[str, Any], spec: ClusterSpec) -> dict[str, Any]:
     """The master restart's two outages (the longest gap between good answers in each
-    window): the handover, from its first change until keepalived starts again, against
-    the backup's skew time + 0.1 s; and the master's return, after that."""
+    window): the handover, from its first change until keepalived stops on the master
+    (a backup by then), against the backup's skew time + 0.1 s; and the master's return,
+    from then on."""
     steps = result["steps"]
     first = next(s["at_s"] for s in steps if s["kind"] in ("apply", "stop"))
-    restart = next(s["at_s"] for s in steps if s["stage"] == "current")
-    handover = [g for g in result["gaps"] if first <= g["start_s"] < restart]
-    back = [g for g in result["gaps"] if g["start_s"] >= restart]
-    failed = [s for s in result["samples"] if s[2] != "ok"]
-    began = result["began"]
+    stop = next(s["at_s"] for s in steps if s["kind"] == "stop")
+    handover = [g for g in result["gaps"] if first <= g["start_s"] < stop]
+    back = [g for g in result["gaps"] if g["start_s"] >= stop]
+    failed = [s[0] - result["began"] for s in result["samples"] if s[2] != "ok"]
     backup = sorted(spec.directors, key=lambda d: d.priority)[-2]
     instance = spec.vrrp.instances[0]
     skew = theory.skew_time(backup.priority, instance.advert_int, instance.version)
     outage_s = max((g["duration_s"] for g in handover), default=0.0)
     return {
         "handover_outage_s": outage_s,
-        "handover_failed": sum(1 for s in failed if first <= s[0] - began < restart),
+        "handover_failed": sum(1 for at in failed if first <= at < stop),
         "return_outage_s": max((g["duration_s"] for g in back), default=0.0),
-        "return_failed": sum(1 for s in failed if s[0] - began >= restart),
+        "return_failed": sum(1 for at in failed if at >= stop),
         "skew_s": round(skew, 4),
         "target_s": round(skew + 0.1, 4),
         "within_target": outage_s <= skew + 0.1,

@@ -24,9 +24,11 @@ the service up:
   master-down interval ends, and the master, hearing a higher priority, steps down. Until
   that moment the master forwards as before, so the client sees next to no outage; a
   keepalived stopped as master would send priority 0 and drop its IPVS services at once,
-  out for the backup's skew time at least. Then keepalived stops (now a backup) and starts
-  again with the spec as it is, and, unless ``nopreempt``, the master takes its VIPs back,
-  as after any restart. **Of a backup**: stop and start; the master serves on.
+  out for the backup's skew time at least. Then keepalived stops (now a backup, nothing
+  moves) and starts again still below the backup, so its checkers fill the IPVS table
+  while it serves nobody; last, a reload with the spec's own priority, and, unless
+  ``nopreempt``, the master takes its VIPs back the same gentle way. **Of a backup**: stop
+  and start; the master serves on.
 
 Every plan starts by checking that the spec's master holds every VIP: the order above is
 only safe when the roles are the ones the spec's priorities give.
@@ -365,7 +367,7 @@ def restart(text: str, filename: str, node: str) -> OperationPlan:
         handover = replace_scalars(text, {("directors", index, "priority"): lowered})
         stages = {"new": text, "current": text, "handover": _checked(handover, filename)}
         steps = (Step("apply", node, "handover"), Step("wait-master", backup.name),
-                 Step("stop", node))  # fmt: skip
+                 Step("stop", node), Step("apply", node, "handover"))  # fmt: skip
     return OperationPlan(
         f"restart keepalived on {node} (the master), handing over to {backup.name}",
         filename, text, stages,

@@ -135,6 +135,7 @@ def test_master_restart_hands_over_before_it_stops() -> None:
         ("apply", "director01", "handover"),
         ("wait-master", "director02", "new"),
         ("stop", "director01", "new"),
+        ("apply", "director01", "handover"),
         ("apply", "director01", "current"),
         ("wait-master", "director01", "new"),
     ]
