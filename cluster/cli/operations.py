@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,8 +18,9 @@ DESCRIPTION = (
     "Change a running director pair one safe step at a time. Each operation reads SPEC, "
     "shows how the spec file changes and the ordered steps on each director, and with "
     "--confirm --lab carries them out on the running lab's directors (which must run SPEC: "
-    "cluster lab apply SPEC), then writes the changed spec back to SPEC. Config changes go "
-    "to the backups first, then the master; see the manual's Day-2 operations page."
+    "cluster lab apply SPEC), then writes the changed spec back to SPEC. For real directors, "
+    "--write writes the spec files and prints the commands to run on each, in order. Config "
+    "changes go to the backups first, then the master; see the manual's Day-2 operations page."
 )
 
 
@@ -70,6 +72,12 @@ def register(commands: Subcommands) -> None:
         sub.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
         sub.add_argument("--confirm", action="store_true", help="carry the plan out")
         sub.add_argument("--lab", action="store_true", help="on the running lab's directors")
+        sub.add_argument(
+            "--write",
+            action="store_true",
+            help="for real directors: write the spec (and any spec the steps pass through, "
+            "beside it) and print the commands to run by hand",
+        )
 
 
 def _password(path: str) -> str:
@@ -78,6 +86,12 @@ def _password(path: str) -> str:
     except OSError as err:
         raise UsageError(f"--password-file {path}: {err.strerror}") from None
     return text.splitlines()[0].strip() if text.strip() else ""
+
+
+def _mode(path: str) -> int:
+    """The spec file's permissions, for the files written from it (a spec may hold the
+    VRRP password)."""
+    return stat.S_IMODE(Path(path).stat().st_mode)
 
 
 def make_plan(args: argparse.Namespace, text: str) -> OperationPlan:
@@ -97,19 +111,30 @@ def make_plan(args: argparse.Namespace, text: str) -> OperationPlan:
 
 
 def cmd_op(args: argparse.Namespace) -> int:
+    from cluster.files import write_atomic
     from cluster.spec.load import read_spec_file
 
     text = read_spec_file(args.spec)
     planned = make_plan(args, text)
     print(planned.text(), end="", flush=True)
+    if args.write:
+        for stage, path in planned.stage_files(args.spec).items():
+            if path != args.spec:
+                write_atomic(Path(path), planned.stages[stage], _mode(args.spec))
+                print(f"wrote {path}")
+        if planned.after != text:
+            write_atomic(Path(args.spec), planned.after, _mode(args.spec))
+            print(f"wrote {args.spec}")
+        print("now, on the directors, in this order:\n" + planned.commands(args.spec), end="")
+        return 0
     if args.dry_run or not args.confirm:
-        print("dry run: nothing changed" if args.dry_run else
-              "nothing changed: add --confirm --lab to carry it out in the lab")  # fmt: skip
+        print("dry run: nothing changed" if args.dry_run else "nothing changed: add --confirm "
+              "--lab to carry it out in the lab, or --write to run it by hand")  # fmt: skip
         return 0
     if not args.lab:
         raise UsageError(
-            "only the lab's directors can be driven so far (--lab); on real directors, run "
-            "the steps above by hand: cluster apply --node DIRECTOR on each, in that order"
+            "--confirm drives the lab's directors only (--lab); for real directors, "
+            "--write writes the spec files and prints the commands to run on each, in order"
         )
     from cluster.lab import Lab
     from cluster.operations.run import carry_out

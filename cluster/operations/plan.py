@@ -49,6 +49,7 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from cluster.director.plan import REAL_DIRECTOR
 from cluster.errors import SpecError, UsageError
 from cluster.ipvs.table import join_host_port, services_from_spec
 from cluster.spec.edit import append_item, delete_item, has_key, insert_key, replace_scalars
@@ -85,6 +86,19 @@ class Step:
         pairs = ", ".join(f"{server} in {service}" for service, server in self.servers)
         return f"{self.node}: wait until ActiveConn is 0 for {pairs} (at most {self.timeout:g} s)"
 
+    def command(self, files: dict[str, str]) -> str:
+        """What to run on a real director for this step, by hand; ``files`` holds each
+        stage's spec file."""
+        if self.kind == "apply":
+            return f"cluster apply --node {self.node} {files[self.stage]}"
+        if self.kind == "stop":
+            return f'kill -TERM "$(cat {REAL_DIRECTOR.keepalived_files.pid})"'
+        if self.kind == "wait-drained":
+            return "ipvsadm -Ln    # until ActiveConn is 0 for " + ", ".join(
+                server for _, server in self.servers
+            )
+        return "ip -br -4 addr    # until every VIP is here; cluster status shows the VRRP state"
+
 
 @dataclass(frozen=True)
 class OperationPlan:
@@ -113,6 +127,21 @@ class OperationPlan:
             fromfile=f"{self.filename} (now)", tofile=f"{self.filename} (after)",
         )  # fmt: skip
         return "".join(lines)
+
+    def stage_files(self, spec_path: str) -> dict[str, str]:
+        """Where ``cluster op --write`` puts each stage's spec: the final one (and the
+        current one, unchanged) in the spec file itself, a passing one beside it
+        (``cluster.drained.yaml``)."""
+        stem, dot, suffix = spec_path.rpartition(".")
+        base, ext = (stem, f".{suffix}") if dot and "/" not in suffix else (spec_path, "")
+        return {stage: spec_path if stage in ("new", "current") else f"{base}.{stage}{ext}"
+                for stage in self.stages}  # fmt: skip
+
+    def commands(self, spec_path: str) -> str:
+        """The steps as commands to run by hand on real directors, in order."""
+        files = self.stage_files(spec_path)
+        return "".join(f"{n:2}. on {step.node}: {step.command(files)}\n"
+                       for n, step in enumerate(self.steps, 1))  # fmt: skip
 
     def steps_text(self) -> str:
         return "".join(f"{n:2}. {step.describe()}\n" for n, step in enumerate(self.steps, 1))

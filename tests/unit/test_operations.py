@@ -209,5 +209,22 @@ def test_cli_shows_the_plan_and_changes_nothing(
     assert "+        weight: 4" in out and " 2. director02: cluster apply with the new spec" in out
     assert out.endswith("dry run: nothing changed\n")
     assert main(["op", "weight", str(spec), "http", "192.168.170.25", "4", "--confirm"]) == 2
-    assert "only the lab's directors" in capsys.readouterr().err
+    assert "--confirm drives the lab's directors only" in capsys.readouterr().err
     assert spec.read_text() == SEED_TEXT
+
+
+def test_cli_write_gives_real_directors_files_and_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "cluster.yaml"
+    spec.write_text(SEED_TEXT)
+    spec.chmod(0o600)
+    assert main(["op", "drain", str(spec), "192.168.170.25", "--write"]) == 0
+    out = capsys.readouterr().out
+    drained = tmp_path / "cluster.drained.yaml"
+    assert "192.168.170.25" not in spec.read_text()
+    assert "weight: 0" in drained.read_text()
+    assert oct(drained.stat().st_mode & 0o777) == "0o600"
+    assert f" 2. on director02: cluster apply --node director02 {drained}\n" in out
+    assert f" 7. on director01: cluster apply --node director01 {spec}\n" in out
+    assert " 4. on director01: ipvsadm -Ln    # until ActiveConn is 0 for 192.168.170.25:80" in out
