@@ -117,6 +117,10 @@ def cmd_op(args: argparse.Namespace) -> int:
     text = read_spec_file(args.spec)
     planned = make_plan(args, text)
     print(planned.text(), end="", flush=True)
+    if args.dry_run or not (args.confirm or args.write):
+        print("dry run: nothing changed" if args.dry_run else "nothing changed: add --confirm "
+              "--lab to carry it out in the lab, or --write to run it by hand")  # fmt: skip
+        return 0
     if args.write:
         for stage, path in planned.stage_files(args.spec).items():
             if path != args.spec:
@@ -126,10 +130,6 @@ def cmd_op(args: argparse.Namespace) -> int:
             write_atomic(Path(args.spec), planned.after, _mode(args.spec))
             print(f"wrote {args.spec}")
         print("now, on the directors, in this order:\n" + planned.commands(args.spec), end="")
-        return 0
-    if args.dry_run or not args.confirm:
-        print("dry run: nothing changed" if args.dry_run else "nothing changed: add --confirm "
-              "--lab to carry it out in the lab, or --write to run it by hand")  # fmt: skip
         return 0
     if not args.lab:
         raise UsageError(
