@@ -34,6 +34,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from cluster.errors import LabError
+from cluster.ipvs.ipvsadm import connection_counts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -185,9 +186,4 @@ def active_inactive(listing: str) -> dict[str, list[int]]:
     ...   -> 192.168.170.35:80            Masq    1      2          4''')
     {'192.168.170.25:80': [3, 3], '192.168.170.35:80': [2, 4]}
     """
-    found = {}
-    for line in listing.splitlines():
-        fields = line.split()
-        if fields[:1] == ["->"] and len(fields) >= 6 and fields[-1].isdigit():
-            found[fields[1]] = [int(fields[4]), int(fields[5])]
-    return found
+    return {server: list(pair) for (_, server), pair in connection_counts(listing).items()}

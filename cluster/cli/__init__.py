@@ -3,8 +3,8 @@
 Each family of subcommands lives in its own module with a ``register(commands)`` function:
 :mod:`~cluster.cli.spec` (validate, show, render, lint, import), :mod:`~cluster.cli.probes`
 (genhash, check, digest), :mod:`~cluster.cli.director` (apply, status, firewall, sysctl),
-:mod:`~cluster.cli.ipvs`, :mod:`~cluster.cli.lab`, :mod:`~cluster.cli.bench` and
-:mod:`~cluster.cli.notebooks`.
+:mod:`~cluster.cli.operations` (op: day-2 operations), :mod:`~cluster.cli.ipvs`,
+:mod:`~cluster.cli.lab`, :mod:`~cluster.cli.bench` and :mod:`~cluster.cli.notebooks`.
 
 Exit codes (also in ``cluster --help``):
 
@@ -32,7 +32,7 @@ from cluster import __version__
 from cluster.cli.common import EXIT_CODES, Command, Parser
 from cluster.errors import ClusterError, InputError
 
-FAMILIES = ("spec", "probes", "director", "ipvs", "lab", "bench", "notebooks")
+FAMILIES = ("spec", "probes", "director", "operations", "ipvs", "lab", "bench", "notebooks")
 #: Commands parsed with their own family alone, so that the rest is never imported: ``cluster
 #: ipvs restore`` is timed as a process against ipvsadm-restore, and in the lab's guest the
 #: other families' imports (pydantic, pyroute2, ...) cost two seconds.

@@ -171,6 +171,22 @@ def register(commands: Subcommands) -> None:
         "-o", "--output", type=Path, help="JSON file (default: out/failover/<scenario>.json)"
     )
     p.set_defaults(run=cmd_bench_failover)
+    p = kinds.add_parser(
+        "day2",
+        help="day-2 operations under a client's load: failed requests, the handover's outage",
+        description="In the lab (built or extended as needed: a third real server joins), "
+        "with the seed cluster over VRRPv2, advert_int 1 and PASS auth: add a real server, "
+        "change its weight, drain another (connections held across the weight-0 step), "
+        "rotate the VRRP password, restart keepalived on the backup, then on the master, "
+        "each through the plans `cluster op` runs and under a probe that sends a request to "
+        "the VIP every 10 ms. Reports each operation's failed requests (target 0, but for "
+        "the master's restart) and the graceful handover's outage against the backup's skew "
+        "time + 0.1 s, with every raw sample, step and IPVS table.",
+    )
+    p.add_argument("--trials", type=positive, default=1, help="default 1")
+    p.add_argument("-o", "--output", type=Path, help="JSON file (default: out/day2/day2.json); "
+                   "the spec the operations change is written beside it (.yaml)")  # fmt: skip
+    p.set_defaults(run=cmd_bench_day2)
 
 
 def cmd_bench_compare(args: argparse.Namespace) -> int:
@@ -335,4 +351,25 @@ def cmd_bench_failover(args: argparse.Namespace) -> int:
 
     print(markdown([result]), end="")
     write_result(result, args.output or Path("out/failover") / f"{name}.json")
+    return 0
+
+
+def cmd_bench_day2(args: argparse.Namespace) -> int:
+    from cluster.bench import day2
+    from cluster.lab import Lab
+
+    output = args.output or Path("out/day2/day2.json")
+    with Lab.up(day2.topology(), progress=progress) as lab:
+        result = day2.run(lab, args.trials, output.with_suffix(".yaml"), progress)
+    for kind, entry in result["summary"].items():
+        line = f"{kind:16} failed requests per trial {entry['failed']}, slow {entry['slow']}"
+        if "handover_stats" in entry:
+            stats = entry["handover_stats"]
+            line += (
+                f"; handover outage median {stats['median']} s (max {stats['max']} s, "
+                f"target {entry['target_s']} s), failed {entry['handover_failed']}; "
+                f"return outage {entry['return_outage_s']} s, failed {entry['return_failed']}"
+            )
+        print(line)
+    write_result(result, output)
     return 0

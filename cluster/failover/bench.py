@@ -126,14 +126,15 @@ def ensure_cluster(lab: Lab, spec: ClusterSpec, progress: Progress) -> None:
                                      f"{r.stderr.strip()}" for r in failed))  # fmt: skip
     master = _roles(spec)[0]
     directors.wait_for_master(lab, spec, master, timeout=10 + 4 * _advert(spec))
-    _ensure_monitors(lab, spec)
+    ensure_monitors(lab, spec)
 
 
 def _advert(spec: ClusterSpec) -> float:
     return max(theory.effective_advert(i.advert_int, i.version) for i in spec.vrrp.instances)
 
 
-def _ensure_monitors(lab: Lab, spec: ClusterSpec) -> None:
+def ensure_monitors(lab: Lab, spec: ClusterSpec) -> None:
+    """``ip -ts monitor address`` in every director (once; it stays): the VIPs' timeline."""
     running = {
         s["ns"] for s in lab.services() if s["returncode"] is None and "monitor" in s["argv"]
     }
@@ -184,7 +185,8 @@ def wait_exit(lab: Lab, pid: int, timeout: float) -> None:
     raise LabError(f"traffic job {pid} overran its time; stopped it")
 
 
-def _timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+def timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+    """Every director's address changes since ``since``, oldest first."""
     changes = [
         c
         for d in spec.directors
@@ -194,7 +196,8 @@ def _timeline(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]
     return [asdict(c) for c in sorted(changes, key=lambda c: c.time)]
 
 
-def _events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+def vrrp_events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
+    """Every director's VRRP state changes since ``since``, oldest first."""
     events: list[tuple[str, VrrpEvent]] = [
         (d.name, e)
         for d in spec.directors
@@ -204,6 +207,46 @@ def _events(lab: Lab, spec: ClusterSpec, since: float) -> list[dict[str, Any]]:
     return [{"node": n, **asdict(e)} for n, e in sorted(events, key=lambda p: p[1].time)]
 
 
+@dataclass(frozen=True)
+class Probe:
+    """The client probe (:func:`cluster.lab.traffic.probe`) running in the lab's first
+    client against the spec's VIP, port 80: a request every 10 ms, each on a connection of
+    its own, until :meth:`finish` (or ``limit`` seconds). Failover trials and day-2
+    operations (:mod:`cluster.bench.day2`) count what it saw."""
+
+    lab: Lab
+    pid: int
+    started: float
+    limit: float
+    out: Path
+    stop: Path
+
+    @classmethod
+    def start(
+        cls, lab: Lab, spec: ClusterSpec, limit: float, timeout: float = 0.5, family: int = 4
+    ) -> Probe:
+        """``timeout``: a request not answered within it counts as failed (the probe's
+        default, 0.5 s, catches a lost SYN, which TCP retries after 1 s); ``family``: the
+        VIP probed, the spec's first of that address family."""
+        client = next(n for n in lab.nodes if n.startswith("client"))
+        out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
+        stop.unlink(missing_ok=True)
+        url = join_host_port(ipaddress.ip_address(_vip(spec, family)), 80)
+        pid, started = spawn_until_started(
+            lab, client,
+            ["probe", url, "--duration", f"{limit:.2f}", "--timeout", f"{timeout:g}",
+             "--stop-file", str(stop), "--out", str(out)],
+            "probe",
+        )  # fmt: skip
+        return cls(lab, pid, started, limit, out, stop)
+
+    def finish(self) -> dict[str, Any]:
+        """Stop the probe and return its document (``samples``: see :mod:`.outage`)."""
+        self.stop.touch()
+        wait_exit(self.lab, self.pid, self.limit)
+        return dict(json.loads(self.out.read_text()))
+
+
 def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -> dict[str, Any]:
     spec = scenario.spec()
     ensure_cluster(lab, spec, progress)
@@ -211,34 +254,23 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
     target = master if scenario.on == "master" else backup
     expected = window(scenario, spec)
     horizon = (expected[1] if expected else 3 * _advert(spec) + 1) + tail + _advert(spec)
-    client = next(n for n in lab.nodes if n.startswith("client"))
-    out, stop = lab.paths.share / "probe.json", lab.paths.share / "probe.stop"
-    stop.unlink(missing_ok=True)
-    limit = BASELINE + horizon + 30  # the fault's own start-up may be slow on a loaded host
-    url = join_host_port(ipaddress.ip_address(_vip(spec, scenario.family)), 80)
-    pid, started = spawn_until_started(
-        lab, client,
-        ["probe", url, "--duration", f"{limit:.2f}", "--stop-file", str(stop),
-         "--out", str(out)],
-        "probe",
-    )  # fmt: skip
-    time.sleep(max(0.0, started + BASELINE - time.time()))
+    # the fault's own start-up may be slow on a loaded host
+    running = Probe.start(lab, spec, BASELINE + horizon + 30, family=scenario.family)
+    time.sleep(max(0.0, running.started + BASELINE - time.time()))
     fault = faults.DirectorFault(scenario.fault, target, scenario.interface)
     at = faults.inject_director(lab, fault, spec)
     time.sleep(max(0.0, at + horizon - time.time()))
-    stop.touch()
-    wait_exit(lab, pid, limit)
-    probe = json.loads(out.read_text())
+    probe = running.finish()
     # the state the fault left, before it is undone: split brain, a stuck VIP, or a clean move
     after = directors.holders(lab, spec)
-    timeline = _timeline(lab, spec, at - 0.5)
-    events = _events(lab, spec, at - 0.5)
+    changed = timeline(lab, spec, at - 0.5)
+    events = vrrp_events(lab, spec, at - 0.5)
     faults.undo_director(lab, fault, spec)
     end = probe["samples"][-1][0] if probe["samples"] else at
     tail_samples = [s for s in probe["samples"] if s[0] > end - tail]
     tail_failed = [[round(s[0] - at, 3), s[2]] for s in tail_samples if s[2] != "ok"]
     tail_ok_share = 1 - len(tail_failed) / len(tail_samples) if tail_samples else 0.0
-    changes = [outage.AddressChange(**c) for c in timeline]
+    changes = [outage.AddressChange(**c) for c in changed]
 
     def after_fault(node: str, added: bool = True) -> dict[str, float | None]:
         first = {
@@ -270,7 +302,7 @@ def trial(lab: Lab, scenario: Scenario, progress: Progress, tail: float = 2.0) -
         "tail_failed": tail_failed,  # [seconds after the fault, outcome]
         **summary,
         "vrrp_events": events,
-        "address_changes": timeline,
+        "address_changes": changed,
         "samples": probe["samples"],
     }
 

@@ -177,3 +177,29 @@ def refresh(document: dict[str, Any]) -> dict[str, Any]:
         "outage_s": stats([t["outage_s"] for t in trials]),
         "failed_requests": stats([t["outage_failed"] for t in trials]),
     }
+
+
+Change = tuple[float, str, str, bool]  # (time, node, what: an address or an instance, holds)
+
+
+def held_twice(initial: dict[str, list[str]], changes: list[Change]) -> list[tuple[float, str]]:
+    """Every moment something (a VIP, or an instance's MASTER state) had two holders at
+    once, replaying ``changes`` from the ``initial`` holders of each: split brain, as the
+    directors' own addresses and VRRP events tell it.
+
+    >>> held_twice({"vip": ["d1"]}, [(1.0, "d2", "vip", True), (1.2, "d1", "vip", False)])
+    [(1.0, 'vip')]
+    >>> held_twice({"vip": ["d1"]}, [(1.0, "d1", "vip", False), (1.2, "d2", "vip", True)])
+    []
+    """
+    held = {what: set(nodes) for what, nodes in initial.items()}
+    found = []
+    for when, node, what, holds in sorted(changes):
+        owners = held.setdefault(what, set())
+        if holds:
+            owners.add(node)
+        else:
+            owners.discard(node)
+        if len(owners) > 1:
+            found.append((when, what))
+    return found

@@ -606,3 +606,30 @@ def format_connections(proc_text: str) -> str:
             f"{c.destination}\n"
         )
     return "".join(lines)
+
+
+def connection_counts(listing: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """Each real server's (ActiveConn, InActConn) in ``ipvsadm -Ln`` output, keyed by
+    (service, real server) as :class:`~cluster.ipvs.table.ServiceKey` and
+    ``Destination.endpoint`` print them: what a drain waits on, and a load test counts.
+
+    >>> connection_counts('''IP Virtual Server version 1.2.1 (size=4096)
+    ... Prot LocalAddress:Port Scheduler Flags
+    ...   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+    ... TCP  192.168.0.174:80 rr
+    ...   -> 192.168.170.25:80            Masq    0      2          7
+    ... FWM  3 wlc
+    ...   -> 192.168.170.35:0             Masq    1      0          0
+    ... ''')
+    {('TCP 192.168.0.174:80', '192.168.170.25:80'): (2, 7), ('FWM 3', '192.168.170.35:0'): (0, 0)}
+    """
+    counts: dict[tuple[str, str], tuple[int, int]] = {}
+    service = ""
+    for line in listing.splitlines():
+        fields = line.split()
+        if fields[:1] == ["->"]:
+            if len(fields) >= 6 and fields[4].isdigit() and fields[5].isdigit():
+                counts[(service, fields[1])] = (int(fields[4]), int(fields[5]))
+        elif len(fields) >= 2:
+            service = f"{fields[0]} {fields[1]}"
+    return counts

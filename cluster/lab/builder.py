@@ -135,6 +135,6 @@ def build(agent: AgentClient, topo: Topology) -> None:
     first, switch, *nodes = plan(topo, devices)
     _run_step(agent, first)
     _run_step(agent, switch)
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:  # a bare guest has none
         for done in [pool.submit(_run_step, agent, s) for s in nodes]:
             done.result()
