@@ -189,7 +189,7 @@ def diagnose(
     return notes
 
 
-def reproduce(target: Target, timeout: float = 30) -> Shows:
+def reproduce(target: Target, timeout: float = 60) -> Shows:
     """The backup drops the master's adverts; the symptom, the diagnosis, and the cure."""
     if target.lab is None:
         return Shows(
@@ -217,7 +217,14 @@ def reproduce(target: Target, timeout: float = 30) -> Shows:
             if any(LOWER.search(line) for line in lines):
                 break
             if time.monotonic() > deadline:
-                raise ToolError(f"{master} logged no lower-priority advert in {timeout:g} s")
+                states = "; ".join(
+                    f"{d.name}: {', '.join(f'{i} {s}' for i, s in d.vrrp.items())}"
+                    for d in directors.state(lab, spec)
+                )
+                raise ToolError(
+                    f"{master} logged no lower-priority advert in {timeout:g} s (VRRP states: "
+                    f"{states}; its log since the fault: {' | '.join(lines[-5:]) or 'nothing'})"
+                )
             time.sleep(0.5)
         holders = directors.holders(lab, spec)
         table = directors.state(lab, spec)
