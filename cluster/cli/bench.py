@@ -18,7 +18,7 @@ from cluster.cli.common import (
     write_json,
 )
 from cluster.cli.lab import mode_argument
-from cluster.errors import UsageError
+from cluster.errors import LabError, UsageError
 from cluster.lab.faults import KINDS as DIRECTOR_FAULTS
 from cluster.spec.variants import LAYOUT_NAMES
 
@@ -277,6 +277,13 @@ def cmd_bench_load(args: argparse.Namespace) -> int:
         first = spec.virtual_services[0]
         url = args.url or f"http://{first.address}:{first.port}/"
         vip, _ = vip_port(url)
+        # right after an apply the pair may still be electing: give the spec's master the
+        # time to take its VIPs (a load split across a VIP move counts nothing); a pair
+        # that is in failover on purpose keeps its holder
+        try:
+            directors.wait_for_master(lab, spec, spec.master().name, timeout=15)
+        except LabError:
+            progress(f"{spec.master().name} does not hold every VIP; loading whoever holds {vip}")
         holders = directors.holders(lab, spec).get(vip, [])
         if len(holders) != 1:
             raise UsageError(f"{vip} is held by {holders or 'nobody'}; want one director")

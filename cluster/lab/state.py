@@ -92,8 +92,12 @@ class Paths:
         return self.share / "mail" / "mails.jsonl"
 
     def access_log(self, node: str) -> Path:
-        """A real server's access log: one line per connection (``servers.access_line``)."""
-        return self.share / "access" / f"{node}.log"
+        """A real server's access log: one line per connection (``servers.access_line``).
+
+        In the guest's own memory, like the director nodes' roots, not in the share: a write
+        per connection over QEMU's 9p stalled the server enough for the failover probe's
+        requests to time out. Read it through the lab (``lab.run``), as the benchmarks do."""
+        return self.root / "access" / f"{node}.log"
 
     def fault(self, node: str) -> Path:
         """A real server's fault; written only from the lab side, where the server reads it
