@@ -42,7 +42,7 @@ from cluster.lab.state import Paths
 CACHE = packages.CACHE / "qemu"
 QEMU = "qemu-system-x86_64"
 MEMORY_MB = 1024
-CPUS = 2
+CPUS = 2  # virtual CPUs when QEMU may use every host CPU (LVS_LAB_CPU unset)
 KERNEL_METAPACKAGES = ("linux-image-amd64", "linux-image-generic")
 # what the initramfs loads: the host's root and the share over 9p, the overlay, the channel,
 # and a lab machine's disk (ext4 checks its metadata with crc32c)
@@ -269,12 +269,15 @@ def guest_boot(
     paths.init.chmod(0o755)
     user = choose_user([image, ramdisk, kernel.modules, paths.init, paths.root.parent])
     channel = paths.guest_dir / "agent.chr"
+    cpus = pinned_cpus(default=[])
     argv = [
         QEMU,
         "-machine", "q35",
         "-accel", "tcg,thread=multi",
         "-cpu", "max",  # the host's instruction set, so floating-point results match it
-        "-smp", str(CPUS),
+        # one virtual CPU per host CPU it may use: two vCPU threads on one host CPU take
+        # turns, and a vCPU descheduled while it holds a lock stalls the other
+        "-smp", str(len(cpus) or CPUS),
         "-m", str(MEMORY_MB),
         "-nodefaults", "-nic", "none", "-display", "none",
         "-serial", "stdio",
@@ -300,5 +303,5 @@ def guest_boot(
         user=user,
         channel={"socket": str(channel)},
         mark=QEMU,
-        cpus=pinned_cpus(default=[]),
+        cpus=cpus,
     )
