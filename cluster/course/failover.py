@@ -81,7 +81,6 @@ def measured(target: Target, folder: Path = RESULTS) -> list[dict[str, Any]]:
 
 def report(documents: list[dict[str, Any]], name: str = "failover") -> Shows:
     """The measured times against the theory's window, as a table and a chart."""
-    from cluster.charts import where
     from cluster.failover.outage import refresh
     from cluster.failover.plot import chart
     from cluster.failover.report import markdown
@@ -89,8 +88,8 @@ def report(documents: list[dict[str, Any]], name: str = "failover") -> Shows:
     if not documents:
         return Shows((Note("no failover results: run this notebook on the lab", "skipped"),))
     documents = [refresh(d) for d in documents]
-    png, svg = chart(documents, FIGURES / name)[:2]  # the box plots; timelines follow
-    return Shows((Markdown(markdown(documents)), Chart(png, svg, where(documents))))
+    drawn = Chart.drawn(chart(documents, FIGURES / name), documents)  # timelines follow
+    return Shows((Markdown(markdown(documents)), drawn))
 
 
 def cable_pull(

@@ -40,9 +40,15 @@ class Chart(Displayed):
     def text(self) -> str:
         return f"chart {self.png} (and .svg); {self.where}"
 
+    @classmethod
+    def drawn(cls, paths: list[Path], documents: list[dict[str, Any]]) -> Chart:
+        """The first chart of those a benchmark's own drawing wrote (``paths``: PNG, SVG,
+        then any further charts), captioned with where ``documents`` ran."""
+        png, svg = paths[:2]
+        return cls(png, svg, where(documents))
+
 
 def show(fig: Figure, name: str, provenance: dict[str, Any], folder: Path = FIGURES) -> Chart:
     """Save ``fig`` as ``folder/NAME``.png and .svg, with ``provenance`` in its footer."""
     documents = [{"provenance": provenance}]
-    png, svg = save(fig, folder / name, documents)
-    return Chart(png, svg, where(documents))
+    return Chart.drawn(save(fig, folder / name, documents), documents)

@@ -54,10 +54,8 @@ def split_table(document: dict[str, Any]) -> SpecTable:
 def chart(document: dict[str, Any], name: str) -> Chart:
     """Requests and IPVS connections per real server as bars (:func:`cluster.bench.plot.charts`)."""
     from cluster.bench.plot import charts
-    from cluster.charts import where
 
-    png, svg = charts(document, FIGURES / name)[:2]  # the split; the latency CDF follows
-    return Chart(png, svg, where([document]))
+    return Chart.drawn(charts(document, FIGURES / name), [document])  # the latency CDF follows
 
 
 def article_test(target: Target) -> Shows:

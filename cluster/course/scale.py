@@ -49,10 +49,8 @@ def table(document: dict[str, Any]) -> SpecTable:
 def chart(document: dict[str, Any]) -> Chart:
     """Load time against size, and the weight change against its 50 ms target."""
     from cluster.bench.plot import charts
-    from cluster.charts import where
 
-    png, svg = charts(document, FIGURES / "control-plane")
-    return Chart(png, svg, where([document]))
+    return Chart.drawn(charts(document, FIGURES / "control-plane"), [document])
 
 
 def run(target: Target, sizes: Sequence[int] = (100, 1000), repeat: int = 1) -> Shows:

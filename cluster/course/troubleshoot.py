@@ -34,7 +34,7 @@ from cluster.course.firewall import DROPPED, counters
 from cluster.course.table import missing
 from cluster.course.target import Target
 from cluster.errors import ToolError
-from cluster.lab.directors import floating, parse_brief
+from cluster.lab.directors import DirectorState, floating, parse_brief
 from cluster.spec.model import ClusterSpec
 from cluster.views import Block, Note, Shows
 
@@ -189,6 +189,13 @@ def diagnose(
     return notes
 
 
+def _states(table: list[DirectorState]) -> str:
+    """Each director's VRRP instances and their states, on one line."""
+    return "; ".join(
+        f"{d.name}: {', '.join(f'{i} {state}' for i, state in d.vrrp.items())}" for d in table
+    )
+
+
 def reproduce(target: Target, timeout: float = 60) -> Shows:
     """The backup drops the master's adverts; the symptom, the diagnosis, and the cure."""
     if target.lab is None:
@@ -217,13 +224,10 @@ def reproduce(target: Target, timeout: float = 60) -> Shows:
             if any(LOWER.search(line) for line in lines):
                 break
             if time.monotonic() > deadline:
-                states = "; ".join(
-                    f"{d.name}: {', '.join(f'{i} {s}' for i, s in d.vrrp.items())}"
-                    for d in directors.state(lab, spec)
-                )
                 raise ToolError(
                     f"{master} logged no lower-priority advert in {timeout:g} s (VRRP states: "
-                    f"{states}; its log since the fault: {' | '.join(lines[-5:]) or 'nothing'})"
+                    f"{_states(directors.state(lab, spec))}; its log since the fault: "
+                    f"{' | '.join(lines[-5:]) or 'nothing'})"
                 )
             time.sleep(0.5)
         holders = directors.holders(lab, spec)
@@ -232,9 +236,6 @@ def reproduce(target: Target, timeout: float = 60) -> Shows:
         faults.undo_director(lab, fault, spec)
     directors.wait_for_master(lab, spec, master)
     symptom = [line for line in lines if LOWER.search(line)][:3]
-    states = "; ".join(
-        f"{d.name}: {', '.join(f'{i} {s}' for i, s in d.vrrp.items())}" for d in table
-    )
     return Shows(
         (
             Note(
@@ -243,7 +244,7 @@ def reproduce(target: Target, timeout: float = 60) -> Shows:
                 "note",
             ),
             Block(f"{master}: {log}, the symptom", "\n".join(symptom)),
-            Block("VRRP states meanwhile", states),
+            Block("VRRP states meanwhile", _states(table)),
             *diagnose(spec, {master: lines}, holders),
             Note(f"fault undone: {master} alone holds {', '.join(floating(spec))} again", "ok"),
         )
